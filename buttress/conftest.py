@@ -37,34 +37,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def org() -> Organization:
-    return OrganizationFactory(name="Acme Ltd", slug="acme")
+    return OrganizationFactory.create(name="Acme Ltd", slug="acme")
 
 
 @pytest.fixture
 def other_org() -> Organization:
-    return OrganizationFactory(name="Globex Corp", slug="globex")
+    return OrganizationFactory.create(name="Globex Corp", slug="globex")
 
 
 @pytest.fixture
 def admin_user() -> User:
-    return UserFactory(email="admin@buttress.example", role=Role.ADMIN)
+    return UserFactory.create(email="admin@buttress.example", role=Role.ADMIN)
 
 
 @pytest.fixture
 def agent() -> User:
-    return UserFactory(email="agent@buttress.example", role=Role.AGENT)
+    return UserFactory.create(email="agent@buttress.example", role=Role.AGENT)
 
 
 @pytest.fixture
 def viewer() -> User:
-    return UserFactory(email="viewer@buttress.example", role=Role.VIEWER)
+    return UserFactory.create(email="viewer@buttress.example", role=Role.VIEWER)
 
 
 @pytest.fixture
 def org_admin(org: Organization) -> User:
-    return UserFactory(email="it@acme.example", role=Role.ORG_ADMIN, organization=org)
+    return UserFactory.create(email="it@acme.example", role=Role.ORG_ADMIN, organization=org)
 
 
 @pytest.fixture
 def end_user(org: Organization) -> User:
-    return UserFactory(email="staff@acme.example", role=Role.END_USER, organization=org)
+    return UserFactory.create(email="staff@acme.example", role=Role.END_USER, organization=org)

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",
+    "buttress.api",
 ]
 
 TASK_BACKEND = env("BUTTRESS_TASK_BACKEND", "db")
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "buttress.accounts.middleware.FirstRunMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "buttress.accounts.middleware.SessionTrackingMiddleware",
     "buttress.accounts.middleware.TwoFactorEnforcementMiddleware",
@@ -170,6 +172,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Staff (provider admin, agent, viewer) must have a second factor when this is on.
 REQUIRE_STAFF_2FA = env_bool("BUTTRESS_REQUIRE_STAFF_2FA")
 OTP_TOTP_ISSUER = "buttress"
+# Reverse proxies whose X-Forwarded-For is believed (client address for sign-in throttling).
+TRUSTED_PROXIES = env_list("BUTTRESS_TRUSTED_PROXIES")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -228,8 +232,14 @@ else:
 # How often the scheduler loop wakes, and how stale its heartbeat may be before /readyz fails.
 SCHEDULER_INTERVAL = float(env("BUTTRESS_SCHEDULER_INTERVAL", "1.0"))
 SCHEDULER_STALE_AFTER = int(env("BUTTRESS_SCHEDULER_STALE_AFTER", "60"))
+# At most this many rows per timer per loop (0: each timer's own batch size).
+SCHEDULER_MAX_BATCH = int(env("BUTTRESS_SCHEDULER_MAX_BATCH", "0"))
+# Finished background-task results are kept this long, then pruned by housekeeping.
+TASK_RESULT_RETENTION_DAYS = int(env("BUTTRESS_TASK_RESULT_RETENTION_DAYS", "14"))
 
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+# When set, /metrics asks for `Authorization: Bearer <token>`.
+METRICS_TOKEN = env("BUTTRESS_METRICS_TOKEN")
 
 LOG_FORMAT = env("BUTTRESS_LOG_FORMAT", "text")
 LOG_LEVEL = env("BUTTRESS_LOG_LEVEL", "INFO")

@@ -1,3 +1,13 @@
-from django.urls import path
+from django.urls import include, path
 
-urlpatterns: list[object] = []
+from buttress.api.v1 import api
+
+urlpatterns: list[object] = [
+    path("api/v1/", api.urls),
+    path("", include("buttress.ops.urls")),
+    path("", include("buttress.accounts.urls")),
+    path("", include("buttress.web.urls")),
+    path("orgs/", include("buttress.tenancy.urls")),
+    path("assets/", include("buttress.assets.urls")),
+    path("audit/", include("buttress.audit.urls")),
+]

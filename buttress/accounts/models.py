@@ -28,9 +28,7 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email__iexact=username)
 
-    def create_user(
-        self, email: str, password: str | None = None, **extra: Any
-    ) -> User:
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         if password:
             user.set_password(password)
@@ -197,3 +195,31 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.ip_address or ''} {self.user_agent[:40]}"
+
+
+class SignInAttempt(models.Model):
+    """A failed sign-in or a password-reset request, counted to slow down guessing.
+
+    Kept in the database rather than a per-process cache so that every web worker sees the
+    same count; old rows are pruned whenever a new one is written.
+    """
+
+    class Kind(models.TextChoices):
+        FAILED_LOGIN = "failed_login", "Failed sign-in"
+        PASSWORD_RESET = "password_reset", "Password reset request"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField(default=now)
+    email = models.CharField(max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["kind", "email", "at"], name="signin_attempt_email_idx"),
+            models.Index(fields=["kind", "ip_address", "at"], name="signin_attempt_ip_idx"),
+            models.Index(fields=["at"], name="signin_attempt_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.email} {self.ip_address or ''}"

@@ -58,13 +58,11 @@ def diff(before: Snapshot, after: Snapshot) -> dict[str, list[Any]]:
     """Field-level ``{field: [before, after]}`` for the fields whose value changed."""
     keys = list(before) + [k for k in after if k not in before]
     return {
-        key: [before.get(key), after.get(key)]
-        for key in keys
-        if before.get(key) != after.get(key)
+        key: [before.get(key), after.get(key)] for key in keys if before.get(key) != after.get(key)
     }
 
 
-def record(
+def build(
     obj: models.Model,
     *,
     actor: User | None,
@@ -74,7 +72,8 @@ def record(
     note: str = "",
     object_id: Any = None,
 ) -> AuditEntry:
-    return AuditEntry.objects.create(
+    """An unsaved entry, for services that write many at once with ``bulk_create``."""
+    return AuditEntry(
         at=now(),
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor.email if actor is not None else "",
@@ -88,16 +87,47 @@ def record(
     )
 
 
-def record_create(
-    obj: models.Model, *, actor: User | None, organization: Organization | None, fields: Iterable[str]
+def record(
+    obj: models.Model,
+    *,
+    actor: User | None,
+    action: str,
+    organization: Organization | None,
+    changes: Mapping[str, Any] | None = None,
+    note: str = "",
+    object_id: Any = None,
 ) -> AuditEntry:
-    after = snapshot(obj, fields)
+    entry = build(
+        obj,
+        actor=actor,
+        action=action,
+        organization=organization,
+        changes=changes,
+        note=note,
+        object_id=object_id,
+    )
+    entry.save()
+    return entry
+
+
+def created_changes(after: Snapshot) -> dict[str, list[Any]]:
+    """The ``changes`` of a create entry: each field that has a value, as ``[None, value]``."""
+    return {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
+
+
+def record_create(
+    obj: models.Model,
+    *,
+    actor: User | None,
+    organization: Organization | None,
+    fields: Iterable[str],
+) -> AuditEntry:
     return record(
         obj,
         actor=actor,
         action=AuditEntry.Action.CREATE,
         organization=organization,
-        changes={k: [None, v] for k, v in after.items() if v not in (None, "", [], {})},
+        changes=created_changes(snapshot(obj, fields)),
     )
 
 
@@ -114,7 +144,11 @@ def record_update(
     if not changes:
         return None
     return record(
-        obj, actor=actor, action=AuditEntry.Action.UPDATE, organization=organization, changes=changes
+        obj,
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        organization=organization,
+        changes=changes,
     )
 
 

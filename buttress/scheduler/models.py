@@ -22,13 +22,19 @@ class SchedulerHeartbeat(models.Model):
 
 
 class PeriodicJob(models.Model):
-    """A housekeeping job run every ``interval_seconds``; its timer is ``next_due_at``."""
+    """A housekeeping job run every ``interval_seconds``; its timer is ``next_due_at``.
+
+    ``job`` names the function to run (see ``buttress.scheduler.housekeeping.JOBS``); ``name``
+    tells rows apart, so one function may be scheduled more than once.
+    """
 
     name = models.CharField(max_length=100, unique=True)
+    job = models.CharField(max_length=100, default="")
     interval_seconds = models.PositiveIntegerField()
     next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_started_at = models.DateTimeField(null=True, blank=True)
     last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=300, blank=True)
     last_error = models.TextField(blank=True)
     runs = models.PositiveIntegerField(default=0)
 

@@ -61,17 +61,42 @@ def _authenticated(user: User) -> User:
     return user
 
 
+def _limited_ids(user: User) -> list[int] | None:
+    """The ids a staff user is limited to, or None when unlimited; cached on the user object.
+
+    A request asks this several times (lists, switcher, permission checks); one query is enough.
+    """
+    cached: list[int] | None | bool = getattr(user, "_buttress_limited_ids", False)
+    if cached is not False:
+        return cached  # type: ignore[return-value]
+    ids = list(user.limited_to.values_list("pk", flat=True))
+    result = ids or None
+    user._buttress_limited_ids = result  # type: ignore[attr-defined]
+    return result
+
+
+def sees_all_organizations(user: User) -> bool:
+    """Unlimited provider staff: list queries may skip the organisation filter entirely."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.role in STAFF_ROLES
+        and _limited_ids(user) is None
+    )
+
+
 def organizations_for(user: User) -> QuerySet[Organization]:
     """The organisations ``user`` may see at all."""
     if not user.is_authenticated or not user.is_active:
         return Organization.objects.none()
     if user.role in CUSTOMER_ROLES:
+        if user.organization_id is None:
+            return Organization.objects.none()
         return Organization.objects.filter(pk=user.organization_id)
     if user.role in STAFF_ROLES:
-        # Evaluated once per request in practice; a subquery keeps it one SQL statement.
-        limited = user.limited_to.all()
-        if limited.exists():
-            return Organization.objects.filter(pk__in=limited.values("pk"))
+        limited = _limited_ids(user)
+        if limited is not None:
+            return Organization.objects.filter(pk__in=limited)
         return Organization.objects.all()
     return Organization.objects.none()
 
@@ -82,7 +107,7 @@ def has_unrestricted_scope(user: User) -> bool:
         user.is_authenticated
         and user.is_active
         and user.role == Role.ADMIN
-        and not user.limited_to.exists()
+        and _limited_ids(user) is None
     )
 
 

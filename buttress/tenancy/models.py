@@ -43,7 +43,9 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     is_active = models.BooleanField(default=True)
     email_domains = models.JSONField(
-        default=list, blank=True, help_text="Mail domains whose senders belong to this organisation."
+        default=list,
+        blank=True,
+        help_text="Mail domains whose senders belong to this organisation.",
     )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -75,9 +77,7 @@ class Site(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(
-                "organization", Lower("name"), name="site_name_per_org_unique"
-            ),
+            models.UniqueConstraint("organization", Lower("name"), name="site_name_per_org_unique"),
         ]
 
     def __str__(self) -> str:

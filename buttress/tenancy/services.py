@@ -19,6 +19,15 @@ SITE_FIELDS = ("name", "address", "timezone", "notes")
 CONTACT_FIELDS = ("name", "email", "phone", "job_title", "site", "is_active")
 
 
+# Slugs that would collide with the organisation pages' own paths (/orgs/new/).
+RESERVED_SLUGS = frozenset({"new", "edit", "delete", "import", "export"})
+
+
+def _check_slug(slug: str) -> None:
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"slug": f"{slug!r} is reserved; choose another slug."})
+
+
 def _validated[M: Organization | Site | Contact](obj: M, *, exclude: list[str] | None = None) -> M:
     obj.full_clean(exclude=exclude)
     return obj
@@ -27,7 +36,11 @@ def _validated[M: Organization | Site | Contact](obj: M, *, exclude: list[str] |
 def unique_slug(name: str, *, taken: set[str] | None = None) -> str:
     base = slugify(name)[:56] or "org"
     candidate, n = base, 1
-    while (taken and candidate in taken) or Organization.objects.filter(slug=candidate).exists():
+    while (
+        (taken and candidate in taken)
+        or candidate in RESERVED_SLUGS
+        or Organization.objects.filter(slug=candidate).exists()
+    ):
         n += 1
         candidate = f"{base}-{n}"
     return candidate
@@ -64,6 +77,7 @@ def create_organization(
         email_domains=_normalise_domains(email_domains),
         is_active=is_active,
     )
+    _check_slug(org.slug)
     _validated(org)
     org.save()
     audit.record_create(org, actor=actor, organization=org, fields=ORG_FIELDS)
@@ -79,6 +93,7 @@ def update_organization(org: Organization, *, actor: User | None, **changes: Any
         if field == "email_domains":
             value = _normalise_domains(value)
         setattr(org, field, value)
+    _check_slug(org.slug)
     _validated(org)
     org.save()
     audit.record_update(org, actor=actor, organization=org, before=before, fields=ORG_FIELDS)

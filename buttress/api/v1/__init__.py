@@ -1,0 +1,28 @@
+"""The v1 REST API at /api/v1/: one router per domain, all sharing :mod:`buttress.api.v1.base`."""
+
+from __future__ import annotations
+
+from buttress.api.v1 import (
+    accounts,
+    asset_graph,
+    asset_io,
+    assets,
+    audit,
+    base,
+    contacts,
+    organizations,
+    sites,
+)
+
+api = base.build_api()
+api.add_router("/", organizations.router)
+api.add_router("/", sites.router)
+api.add_router("/", contacts.router)
+# Before the asset router, so that /assets/export.csv is not read as /assets/{asset_id}.
+api.add_router("/", asset_io.router)
+api.add_router("/", assets.router)
+api.add_router("/", asset_graph.router)
+api.add_router("/", audit.router)
+api.add_router("/", accounts.router)
+
+__all__ = ["api"]

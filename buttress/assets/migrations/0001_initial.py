@@ -6,89 +6,234 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Asset',
+            name="Asset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('server', 'Server'), ('virtual_machine', 'Virtual machine'), ('workstation', 'Workstation'), ('laptop', 'Laptop'), ('mobile', 'Mobile device'), ('network_device', 'Network device'), ('firewall', 'Firewall'), ('storage', 'Storage'), ('printer', 'Printer'), ('application', 'Application'), ('database', 'Database'), ('website', 'Website'), ('cloud_resource', 'Cloud resource'), ('service', 'Business service'), ('license', 'Licence'), ('other', 'Other')], default='server', max_length=32)),
-                ('criticality', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], default='medium', max_length=16)),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('ordered', 'Ordered'), ('in_stock', 'In stock'), ('active', 'Active'), ('maintenance', 'In maintenance'), ('retired', 'Retired'), ('disposed', 'Disposed')], default='active', max_length=16)),
-                ('description', models.TextField(blank=True)),
-                ('attributes', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assets', to='tenancy.organization')),
-                ('owner_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assets', to='accounts.team')),
-                ('site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assets', to='tenancy.site')),
-                ('tags', models.ManyToManyField(blank=True, related_name='assets', to='assets.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("server", "Server"),
+                            ("virtual_machine", "Virtual machine"),
+                            ("workstation", "Workstation"),
+                            ("laptop", "Laptop"),
+                            ("mobile", "Mobile device"),
+                            ("network_device", "Network device"),
+                            ("firewall", "Firewall"),
+                            ("storage", "Storage"),
+                            ("printer", "Printer"),
+                            ("application", "Application"),
+                            ("database", "Database"),
+                            ("website", "Website"),
+                            ("cloud_resource", "Cloud resource"),
+                            ("service", "Business service"),
+                            ("license", "Licence"),
+                            ("other", "Other"),
+                        ],
+                        default="server",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "criticality",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        default="medium",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("ordered", "Ordered"),
+                            ("in_stock", "In stock"),
+                            ("active", "Active"),
+                            ("maintenance", "In maintenance"),
+                            ("retired", "Retired"),
+                            ("disposed", "Disposed"),
+                        ],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("attributes", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assets",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "owner_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assets",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assets",
+                        to="tenancy.site",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(blank=True, related_name="assets", to="assets.tag"),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AssetRelation',
+            name="AssetRelation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('depends_on', 'depends on'), ('runs_on', 'runs on'), ('connects_to', 'connects to')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outgoing', to='assets.asset')),
-                ('target', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incoming', to='assets.asset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("depends_on", "depends on"),
+                            ("runs_on", "runs on"),
+                            ("connects_to", "connects to"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outgoing",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="incoming",
+                        to="assets.asset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'id'],
-                'indexes': [models.Index(fields=['target', 'kind'], name='relation_target_idx')],
-                'constraints': [models.UniqueConstraint(fields=('source', 'target', 'kind'), name='asset_relation_unique'), models.CheckConstraint(condition=models.Q(('source', models.F('target')), _negated=True), name='asset_relation_not_self')],
+                "ordering": ["kind", "id"],
+                "indexes": [models.Index(fields=["target", "kind"], name="relation_target_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source", "target", "kind"), name="asset_relation_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source", models.F("target")), _negated=True),
+                        name="asset_relation_not_self",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='tag',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='tag_name_per_org_unique'),
+            model_name="tag",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "name"), name="tag_name_per_org_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['organization', 'name', 'id'], name='asset_org_name_idx'),
+            model_name="asset",
+            index=models.Index(fields=["organization", "name", "id"], name="asset_org_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['name', 'id'], name='asset_name_idx'),
+            model_name="asset",
+            index=models.Index(fields=["name", "id"], name="asset_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['organization', 'kind'], name='asset_org_kind_idx'),
+            model_name="asset",
+            index=models.Index(fields=["organization", "kind"], name="asset_org_kind_idx"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['organization', 'status'], name='asset_org_status_idx'),
+            model_name="asset",
+            index=models.Index(fields=["organization", "status"], name="asset_org_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['site'], name='asset_site_idx'),
+            model_name="asset",
+            index=models.Index(fields=["site"], name="asset_site_idx"),
         ),
         migrations.AddConstraint(
-            model_name='asset',
-            constraint=models.UniqueConstraint(models.F('organization'), django.db.models.functions.text.Lower('name'), name='asset_name_per_org_unique'),
+            model_name="asset",
+            constraint=models.UniqueConstraint(
+                models.F("organization"),
+                django.db.models.functions.text.Lower("name"),
+                name="asset_name_per_org_unique",
+            ),
         ),
     ]

@@ -17,7 +17,7 @@ def test_other_organisation_is_not_found_for_customer(other_org, org_admin):
 
 
 def test_limited_staff_sees_only_listed_organisations(org, other_org):
-    agent = UserFactory(role="agent")
+    agent = UserFactory.create(role="agent")
     agent.limited_to.add(org)
     assert list(access.organizations_for(agent)) == [org]
 
@@ -32,6 +32,6 @@ def test_viewer_may_not_edit_cmdb(viewer):
 
 
 def test_inactive_user_sees_nothing(org):
-    user = UserFactory(role="admin", is_active=False)
-    OrganizationFactory()
+    user = UserFactory.create(role="admin", is_active=False)
+    OrganizationFactory.create()
     assert not access.organizations_for(user).exists()

@@ -1,0 +1,411 @@
+"""The `buttress` command: run, migrate, administer and inspect an installation.
+
+Django is imported only inside commands, after DJANGO_SETTINGS_MODULE is set, and errors are
+reported as one line on stderr with a non-zero exit status, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buttress.settings")
+
+DEFAULT_BIND = "127.0.0.1:8000"
+# The processes `buttress run` starts, each as `buttress <kind>`; later kinds append here.
+PROCESS_KINDS: list[str] = ["web", "worker", "scheduler"]
+
+
+class ButtressGroup(click.Group):
+    """Reports every failure as a single `Error: ...` line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name or "buttress", complete_var, standalone_mode=False, **extra
+            )
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            code = 1
+        else:
+            code = result if isinstance(result, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from django.core.exceptions import ImproperlyConfigured, ValidationError
+        from django.db import DatabaseError
+
+        try:
+            return super().invoke(ctx)
+        except DatabaseError as exc:
+            raise click.ClickException(f"database: {_first_line(exc)}") from exc
+        except ValidationError as exc:
+            raise click.ClickException(_validation_message(exc)) from exc
+        except (ImproperlyConfigured, ValueError) as exc:
+            raise click.ClickException(f"configuration: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _validation_message(exc: Any) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+            for field, messages in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
+
+
+def _setup() -> None:
+    import django
+
+    django.setup()
+
+
+def parse_bind(value: str) -> tuple[str, int]:
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        msg = f"--bind must be HOST:PORT (for example {DEFAULT_BIND}), not {value!r}"
+        raise click.BadParameter(msg)
+    return host, int(port)
+
+
+def _bind_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--bind",
+        default=DEFAULT_BIND,
+        show_default=True,
+        help="Address and port to listen on.",
+        callback=lambda ctx, param, value: parse_bind(value),
+    )(function)
+
+
+@click.group(cls=ButtressGroup)
+def cli() -> None:
+    """buttress: service desk, CMDB and operations for service providers."""
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+@cli.command()
+@_bind_option
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def web(bind: tuple[str, int], workers: int) -> None:
+    """Serve the web UI and API with gunicorn."""
+    from django.conf import settings
+
+    _prepare_metrics_dir(settings.DATA_DIR)
+    _setup()
+    from django.core.management import call_command
+
+    from buttress.ops.webserver import serve
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    serve(
+        bind=f"[{bind[0]}]:{bind[1]}" if ":" in bind[0] else f"{bind[0]}:{bind[1]}", workers=workers
+    )
+
+
+def _prepare_metrics_dir(data_dir: Path) -> None:
+    """Point prometheus_client's multi-process mode at a fresh directory.
+
+    Must run before anything imports prometheus_client; files left by a previous run would
+    add its counts to this one's.
+    """
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or data_dir / "prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+@cli.command()
+def worker() -> None:
+    """Run background tasks from the configured queues."""
+    _setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    queues = settings.TASK_QUEUES
+    if settings.TASK_BACKEND == "db":
+        call_command(
+            "db_worker", queue_name=",".join(queues), reload=False, interval=1.0, verbosity=1
+        )
+    elif settings.TASK_BACKEND == "rq":
+        call_command("rqworker", *queues, job_class="django_tasks_rq.Job", with_scheduler=True)
+    else:
+        msg = "BUTTRESS_TASK_BACKEND=immediate runs tasks in place; there is no queue to work"
+        raise click.ClickException(msg)
+
+
+@cli.command()
+@click.option("--interval", type=click.FloatRange(min=0.05), help="Seconds between loops.")
+def scheduler(interval: float | None) -> None:
+    """Claim due timers and enqueue their tasks, every SCHEDULER_INTERVAL seconds."""
+    _setup()
+    from buttress.scheduler.loop import Scheduler
+
+    Scheduler(interval=interval).run()
+
+
+@cli.command()
+@_bind_option
+@click.option("--demo", is_flag=True, help="Load demo data (for local evaluation) first.")
+def run(bind: tuple[str, int], demo: bool) -> None:
+    """Migrate, then run web, worker and scheduler together until Ctrl-C."""
+    _setup()
+    from django.conf import settings
+    from django.db import connections
+
+    from buttress.ops.supervisor import ChildDied, Supervisor
+
+    host, port = bind
+    _check_port_free(host, port)
+    applied = _migrate()
+    if applied:
+        click.echo(f"Applied {applied} migrations.")
+    token = None
+    if demo:
+        from buttress.demo.loader import load_demo
+
+        click.echo(f"Demo data: {load_demo().describe()}.")
+        token = _demo_token()
+    connections.close_all()
+
+    env = dict(os.environ)
+    env["BUTTRESS_DATA_DIR"] = str(settings.DATA_DIR)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(settings.DATA_DIR / "prometheus")
+    env["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
+    me = [sys.executable, "-m", "buttress.cli"]
+    children = []
+    for kind in process_kinds(settings.TASK_BACKEND):
+        argv = [*me, kind]
+        if kind == "web":
+            argv += ["--bind", f"{host}:{port}"]
+        children.append((kind, argv))
+
+    url_host = f"[{host}]" if ":" in host else host
+    click.echo(f"buttress is starting on http://{url_host}:{port}/  (data in {settings.DATA_DIR})")
+    if demo:
+        _print_demo_logins(token)
+    else:
+        click.echo("Open the URL to create the first administrator.")
+    click.echo("Press Ctrl-C to stop.")
+    supervisor = Supervisor(children, env=env, say=lambda line: click.echo(line, err=True))
+    try:
+        supervisor.run()
+    except ChildDied as exc:
+        raise click.ClickException(f"{exc}; stopped the other processes") from exc
+    click.echo("Stopped.")
+
+
+def process_kinds(task_backend: str) -> list[str]:
+    # The immediate backend runs tasks where they are enqueued; a worker would have no queue.
+    return [k for k in PROCESS_KINDS if not (k == "worker" and task_backend == "immediate")]
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            raise click.ClickException(msg) from exc
+
+
+def _demo_token() -> str:
+    from buttress.accounts import services as accounts
+    from buttress.accounts.models import User
+    from buttress.demo.catalogue import LOGINS
+    from buttress.lib.timeutil import now
+
+    admin = User.objects.get(email=LOGINS[0].email)
+    issued = accounts.create_token(
+        admin,
+        actor=None,
+        name=f"buttress run {now():%Y-%m-%d %H:%M}",
+        scope="write",
+        expires_at=now() + timedelta(days=7),
+    )
+    return issued.secret
+
+
+def _print_demo_logins(token: str | None) -> None:
+    from buttress.demo.catalogue import DEMO_PASSWORD, LOGINS
+
+    click.echo("")
+    click.echo("Demo data is for local evaluation only; do not expose this installation.")
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for login in LOGINS:
+        click.echo(f"  {login.email:<26} {login.role}")
+    if token:
+        click.echo(f"API token for {LOGINS[0].email} (write, 7 days): {token}")
+    click.echo("")
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def _migrate() -> int:
+    """Apply every unapplied migration with a progress bar; returns how many were applied."""
+    from django.core.management import call_command
+    from django.core.management.commands.migrate import Command as MigrateCommand
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if not plan:
+        return 0
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("Migrating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("", total=len(plan))
+
+        class ProgressMigrate(MigrateCommand):
+            def migration_progress_callback(
+                self, action: str, migration: Any = None, fake: bool = False
+            ) -> None:
+                if action == "apply_start":
+                    progress.update(bar, description=f"{migration.app_label}.{migration.name}")
+                elif action == "apply_success":
+                    progress.advance(bar)
+
+        call_command(ProgressMigrate(), interactive=False, verbosity=0)
+    return len(plan)
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or update the database schema."""
+    _setup()
+    applied = _migrate()
+    click.echo(f"Applied {applied} migrations." if applied else "No migrations to apply.")
+
+
+@cli.command()
+def demo() -> None:
+    """Load the demo organisations, CMDB and logins (for local evaluation); idempotent."""
+    _setup()
+    from buttress.demo.loader import load_demo
+
+    click.echo(f"Demo data: {load_demo().describe()}.")
+
+
+@cli.command()
+def check() -> None:
+    """Check the database, migrations and scheduler; exit 1 if any check fails."""
+    _setup()
+    from buttress.ops.checks import readiness
+
+    checks = readiness()
+    for item in checks:
+        status = click.style("OK  ", fg="green") if item.ok else click.style("FAIL", fg="red")
+        click.echo(f"{status} {item.name:<11} {item.detail}")
+    if not all(item.ok for item in checks):
+        click.get_current_context().exit(1)
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--name", "full_name", default="", help="Full name.")
+def createadmin(email: str, password_stdin: bool, full_name: str) -> None:
+    """Create a provider administrator."""
+    _setup()
+    from buttress.accounts import services as accounts
+    from buttress.accounts.models import Role
+
+    generated = False
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password, generated = accounts.generate_password(), True
+    user = accounts.create_user(
+        actor=None, email=email, role=Role.ADMIN, password=password, full_name=full_name
+    )
+    click.echo(f"Created administrator {user.email}.")
+    if generated:
+        click.echo(f"Password (shown once): {password}")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--scope", default="read", show_default=True, help="read or write.")
+@click.option("--expires-days", type=click.IntRange(min=1), help="Expire after this many days.")
+def token_create(email: str, name: str, scope: str, expires_days: int | None) -> None:
+    """Create an API token and print it once."""
+    _setup()
+    from buttress.accounts import services as accounts
+    from buttress.accounts.models import ApiToken, User
+    from buttress.lib.timeutil import now
+
+    if scope not in ApiToken.Scope.values:
+        _fail(f"--scope must be read or write, not {scope!r}")
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        _fail(f"no user with email {email!r}")
+    if not user.is_active:
+        _fail(f"{user.email} is deactivated")
+    expires_at = now() + timedelta(days=expires_days) if expires_days else None
+    issued = accounts.create_token(user, actor=None, name=name, scope=scope, expires_at=expires_at)
+    click.echo(issued.secret)
+
+
+def _fail(message: str) -> NoReturn:
+    raise click.ClickException(message)
+
+
+def main() -> None:
+    cli.main(prog_name="buttress")
+
+
+if __name__ == "__main__":
+    main()

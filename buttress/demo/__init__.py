@@ -1,0 +1,1 @@
+"""Demo data for evaluating buttress locally: `buttress demo` or `buttress run --demo`."""

@@ -1,0 +1,139 @@
+"""Load the demo catalogue through the services, creating only what is missing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from buttress.accounts import services as accounts
+from buttress.accounts.models import Team, User
+from buttress.assets import services as assets
+from buttress.assets.models import Asset, AssetRelation
+from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS, TEAMS, Customer, inventory
+from buttress.tenancy import services as tenancy
+from buttress.tenancy.models import Contact, Organization, Site
+
+
+@dataclass
+class DemoSummary:
+    created: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return sum(self.created.values()) > 0
+
+    def describe(self) -> str:
+        if not self.changed:
+            return "already loaded, nothing changed"
+        parts = [f"{count} {what}" for what, count in sorted(self.created.items())]
+        return "created " + ", ".join(parts)
+
+
+@transaction.atomic
+def load_demo() -> DemoSummary:
+    """Create the demo organisations, CMDB, teams and logins; running it again changes nothing.
+
+    Everything goes through the services with no actor, so the audit log shows it as done by
+    the system.
+    """
+    summary = DemoSummary()
+    orgs = {customer.slug: _organization(customer, summary) for customer in CUSTOMERS}
+    _users(orgs, summary)
+    teams = _teams(summary)
+    for customer in CUSTOMERS:
+        _inventory(customer, orgs[customer.slug], teams, summary)
+    return summary
+
+
+def _organization(customer: Customer, summary: DemoSummary) -> Organization:
+    org = Organization.objects.filter(slug=customer.slug).first()
+    if org is None:
+        org = tenancy.create_organization(
+            actor=None,
+            name=customer.name,
+            slug=customer.slug,
+            email_domains=[customer.domain],
+            notes="Demo customer.",
+        )
+        summary.created["organisations"] += 1
+    sites = []
+    for name, address, zone in customer.sites:
+        site = Site.objects.for_org(org).filter(name__iexact=name).first()
+        if site is None:
+            site = tenancy.create_site(org, actor=None, name=name, address=address, timezone=zone)
+            summary.created["sites"] += 1
+        sites.append(site)
+    for name, local, title in customer.contacts:
+        email = f"{local}@{customer.domain}"
+        if not Contact.objects.for_org(org).filter(email=email).exists():
+            tenancy.create_contact(
+                org, actor=None, name=name, email=email, job_title=title, site=sites[0]
+            )
+            summary.created["contacts"] += 1
+    return org
+
+
+def _users(orgs: dict[str, Organization], summary: DemoSummary) -> None:
+    for login in LOGINS:
+        if User.objects.filter(email__iexact=login.email).exists():
+            continue
+        accounts.create_user(
+            actor=None,
+            email=login.email,
+            role=login.role,
+            password=DEMO_PASSWORD,
+            full_name=login.full_name,
+            organization=orgs[login.org_slug] if login.org_slug else None,
+        )
+        summary.created["users"] += 1
+
+
+def _teams(summary: DemoSummary) -> dict[str, Team]:
+    teams = {}
+    for name, (description, emails) in TEAMS.items():
+        team = Team.objects.filter(name__iexact=name).first()
+        if team is None:
+            members = User.objects.filter(email__in=emails)
+            team = accounts.create_team(
+                actor=None, name=name, description=description, members=members
+            )
+            summary.created["teams"] += 1
+        teams[name] = team
+    return teams
+
+
+def _inventory(
+    customer: Customer, org: Organization, teams: dict[str, Team], summary: DemoSummary
+) -> None:
+    items, relations = inventory(customer)
+    sites = list(Site.objects.for_org(org).order_by("id"))
+    names = {item.name.lower(): item.key for item in items}
+    by_key = {
+        names[asset.name.lower()]: asset
+        for asset in Asset.objects.for_org(org).filter(name__in=[i.name for i in items])
+        if asset.name.lower() in names
+    }
+    for item in items:
+        if item.key in by_key:
+            continue
+        by_key[item.key] = assets.create_asset(
+            org,
+            actor=None,
+            name=item.name,
+            kind=item.kind,
+            criticality=item.criticality,
+            site=sites[min(item.site, len(sites) - 1)] if sites else None,
+            owner_team=teams[item.team] if item.team else None,
+            description=item.description,
+            tags=item.tags,
+            attributes=item.attributes,
+        )
+        summary.created["assets"] += 1
+    existing = set(AssetRelation.objects.for_org(org).values_list("source_id", "kind", "target_id"))
+    for source, kind, target in relations:
+        if (by_key[source].pk, kind, by_key[target].pk) in existing:
+            continue
+        assets.relate_assets(by_key[source], actor=None, kind=kind, target=by_key[target])
+        summary.created["relations"] += 1

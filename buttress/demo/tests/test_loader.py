@@ -1,0 +1,98 @@
+import time
+
+import pytest
+from django.contrib.auth import authenticate
+
+from buttress.accounts.models import Team, User
+from buttress.assets.models import Asset, AssetRelation, Tag
+from buttress.assets.services import impact_of
+from buttress.audit.models import AuditEntry
+from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS
+from buttress.demo.loader import load_demo
+from buttress.tenancy.models import Contact, Organization, Site
+
+pytestmark = pytest.mark.django_db
+
+MODELS = (Organization, Site, Contact, User, Team, Asset, AssetRelation, Tag, AuditEntry)
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(settings):
+    # Five demo logins hashed with the production hasher would dominate these tests' time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def test_loading_twice_changes_nothing_the_second_time():
+    first = load_demo()
+    before = _counts()
+
+    second = load_demo()
+
+    assert first.changed
+    assert not second.changed
+    assert _counts() == before
+
+
+def test_loading_fills_in_what_is_missing_without_duplicating():
+    load_demo()
+    org = Organization.objects.get(slug="contoso")
+    Asset.objects.get(organization=org, name="cd-web01").delete()
+
+    summary = load_demo()
+
+    assert summary.created["assets"] == 1
+    assert Asset.objects.filter(organization=org, name="cd-web01").count() == 1
+    assert summary.created["relations"] > 0
+
+
+def test_each_customer_gets_sites_contacts_and_a_connected_cmdb():
+    load_demo()
+
+    for customer in CUSTOMERS:
+        org = Organization.objects.get(slug=customer.slug)
+        assert Site.objects.for_org(org).count() == len(customer.sites)
+        assert Contact.objects.for_org(org).count() == len(customer.contacts)
+        kinds = set(Asset.objects.for_org(org).values_list("kind", flat=True))
+        assert {"server", "virtual_machine", "database", "application", "website"} <= kinds
+        assert {"network_device", "service"} <= kinds
+        relation_kinds = set(AssetRelation.objects.for_org(org).values_list("kind", flat=True))
+        assert relation_kinds == {"depends_on", "runs_on", "connects_to"}
+
+
+def test_the_impact_of_a_storage_failure_reaches_the_business_service():
+    load_demo()
+    org = Organization.objects.get(slug="northwind")
+    storage = Asset.objects.get(organization=org, name="nw-san01")
+
+    impacted = {item.asset.name: item.depth for item in impact_of(storage)}
+
+    assert impacted["nw-hv01"] == 1
+    assert impacted["Order fulfilment"] >= 4
+
+
+def test_every_demo_login_signs_in_with_the_demo_password():
+    load_demo()
+
+    for login in LOGINS:
+        user = authenticate(email=login.email, password=DEMO_PASSWORD)
+        assert user is not None, login.email
+        assert user.role == login.role
+
+
+def test_the_demo_is_audited_as_done_by_the_system():
+    load_demo()
+
+    assert AuditEntry.objects.exists()
+    assert not AuditEntry.objects.filter(actor__isnull=False).exists()
+
+
+def test_loading_the_data_is_quick():
+    # Password hashing (five logins) is a fixed cost on top, about a second on an idle core.
+    started = time.monotonic()
+    load_demo()
+
+    assert time.monotonic() - started < 5

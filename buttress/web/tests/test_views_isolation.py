@@ -1,0 +1,99 @@
+"""Every page that names an object answers 404 to a user of another organisation.
+
+The URL patterns are read from the resolver, so a page added later is covered without
+touching this test; a pattern with a parameter this test cannot fill fails it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from buttress.accounts.models import Role, User
+from buttress.assets import services as asset_services
+from buttress.tenancy.models import Organization
+from buttress.testing.factories import AssetFactory, ContactFactory, SiteFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+UI_NAMESPACES = {"web", "tenancy", "assets", "audit"}
+
+
+def _patterns(
+    resolvers: list[URLPattern | URLResolver], namespace: str | None = None
+) -> Iterator[tuple[str, URLPattern]]:
+    for entry in resolvers:
+        if isinstance(entry, URLResolver):
+            yield from _patterns(entry.url_patterns, entry.namespace or namespace)
+        elif namespace in UI_NAMESPACES and entry.name:
+            yield f"{namespace}:{entry.name}", entry
+
+
+def _parameters(pattern: URLPattern) -> list[str]:
+    converters: dict[str, Any] = getattr(pattern.pattern, "converters", {})
+    if converters:
+        return list(converters)
+    return list(pattern.pattern.regex.groupindex)
+
+
+def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
+    found = [(name, _parameters(p)) for name, p in _patterns(get_resolver().url_patterns)]
+    return sorted((name, params) for name, params in found if params)
+
+
+@pytest.fixture
+def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
+    """How to fill each URL parameter with an object of ``org``."""
+    web = AssetFactory.create(organization=org, name="web01")
+    db = AssetFactory.create(organization=org, name="db01")
+    relation = asset_services.relate_assets(web, actor=None, kind="depends_on", target=db)
+    site = SiteFactory.create(organization=org)
+    contact = ContactFactory.create(organization=org)
+    return {
+        "slug": lambda: org.slug,
+        "pk": lambda: web.pk,
+        "site_id": lambda: site.pk,
+        "contact_id": lambda: contact.pk,
+        "relation_id": lambda: relation.pk,
+    }
+
+
+@pytest.fixture(params=["org_admin", "limited_agent"])
+def outsider(request: pytest.FixtureRequest, other_org: Organization) -> User:
+    if request.param == "org_admin":
+        return UserFactory.create(role=Role.ORG_ADMIN, organization=other_org)
+    agent = UserFactory.create(role=Role.AGENT)
+    agent.limited_to.add(other_org)
+    return agent
+
+
+def test_the_walk_covers_the_object_pages():
+    names = {name for name, _ in ui_patterns_with_parameters()}
+
+    assert {
+        "tenancy:org_detail",
+        "tenancy:site_edit",
+        "assets:detail",
+        "assets:relation_delete",
+    } <= names
+
+
+def test_every_object_page_is_not_found_for_another_organisation(
+    client: Client, outsider: User, objects_of: dict[str, Callable[[], Any]]
+):
+    client.force_login(outsider)
+    answers = {}
+    for name, params in ui_patterns_with_parameters():
+        unknown = [p for p in params if p not in objects_of]
+        if unknown:
+            pytest.fail(f"{name} has parameters {unknown} this test does not know how to fill")
+        url = reverse(name, kwargs={p: objects_of[p]() for p in params})
+        answers[f"GET {url}"] = client.get(url).status_code
+        answers[f"POST {url}"] = client.post(url, {"name": "x", "target": "db01"}).status_code
+
+    assert answers
+    assert {request: code for request, code in answers.items() if code != 404} == {}
