@@ -20,6 +20,14 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # PBKDF2 at production strength costs ~0.3 s a hash; tests hash hundreds of passwords.
+    # Subprocess tests (CLI, scheduler) inherit nothing from this and keep the real hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests whose service is missing, unless CI requires every service."""
     required = os.environ.get("BUTTRESS_REQUIRE_SERVICES") == "1"

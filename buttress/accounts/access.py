@@ -57,12 +57,30 @@ def users_for(actor: User) -> QuerySet[User]:
     return User.objects.filter(organization_id=actor.organization_id, role__in=CUSTOMER_ROLES)
 
 
+def visible_users(actor: User) -> QuerySet[User]:
+    """The accounts whose existence ``actor`` may learn: their organisations' users, and
+    provider staff for staff. Anything else answers 404."""
+    if not actor.is_authenticated or not actor.is_active:
+        return User.objects.none()
+    customers = User.objects.filter(
+        role__in=CUSTOMER_ROLES, organization__in=organizations_for(actor)
+    )
+    if actor.role in STAFF_ROLES:
+        return customers | User.objects.filter(role__in=STAFF_ROLES)
+    return customers
+
+
 def get_user_for(actor: User, pk: int | str) -> User:
-    require(actor, Capability.MANAGE_USERS)
+    """An account ``actor`` manages; 404 when they may not know of it, 403 when they may
+    know of it but not change it."""
     try:
-        return users_for(actor).select_related("organization").get(pk=pk)
+        user = visible_users(actor).select_related("organization").get(pk=pk)
     except (User.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("User not found.") from exc
+    require(actor, Capability.MANAGE_USERS)
+    if not users_for(actor).filter(pk=user.pk).exists():
+        raise PermissionDenied("You may not manage this user.")
+    return user
 
 
 def assignable_roles(actor: User) -> list[Role]:

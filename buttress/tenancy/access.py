@@ -66,7 +66,7 @@ def _limited_ids(user: User) -> list[int] | None:
 
     A request asks this several times (lists, switcher, permission checks); one query is enough.
     """
-    cached: list[int] | None | bool = getattr(user, "_buttress_limited_ids", False)
+    cached: list[int] | bool | None = getattr(user, "_buttress_limited_ids", False)
     if cached is not False:
         return cached  # type: ignore[return-value]
     ids = list(user.limited_to.values_list("pk", flat=True))

@@ -10,7 +10,7 @@ from buttress.accounts.models import ApiToken, Role, Team, User, UserSession
 from buttress.accounts.tests.conftest import add_totp, signed_in_browser
 from buttress.api.tests.conftest import api_as
 from buttress.lib.timeutil import now
-from buttress.testing.factories import TeamFactory, UserFactory
+from buttress.testing.factories import OrganizationFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +59,20 @@ def test_user_list_pages_with_a_cursor(admin_user):
 @pytest.mark.parametrize("who", ["agent", "viewer", "end_user"])
 def test_roles_without_user_management_get_403(request, who):
     assert api_as(request.getfixturevalue(who)).get("/users").status_code == 403
+
+
+def test_agent_is_refused_users_it_knows_of_and_not_told_of_others(agent, end_user, org):
+    limited = UserFactory.create(email="narrow@buttress.example", role=Role.AGENT)
+    limited.limited_to.set([org])
+    outsider = UserFactory.create(
+        email="x@globex.example",
+        role=Role.END_USER,
+        organization=OrganizationFactory.create(slug="globex"),
+    )
+    api = api_as(limited)
+
+    assert api.get(f"/users/{end_user.pk}").status_code == 403
+    assert api.get(f"/users/{outsider.pk}").status_code == 404
 
 
 def test_org_admin_sees_only_their_users(org_admin, end_user, other_org_user, other_org):
@@ -163,7 +177,7 @@ def test_team_crud_by_admin(admin_user, agent, viewer):
 
 
 def test_team_rules(admin_user, agent, end_user, org_admin):
-    team = TeamFactory(name="Desk")
+    team = TeamFactory.create(name="Desk")
 
     assert api_as(agent).get(f"/teams/{team.pk}").status_code == 200
     assert api_as(agent).patch(f"/teams/{team.pk}", {"name": "x"}).status_code == 403

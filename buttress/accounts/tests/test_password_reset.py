@@ -78,7 +78,7 @@ def test_inactive_account_gets_no_mail(client, agent):
 
 
 def test_account_without_a_password_can_choose_its_first(client, org):
-    person = UserFactory(email="new@acme.example", role="end_user", organization=org)
+    person = UserFactory.create(email="new@acme.example", role="end_user", organization=org)
     person.set_unusable_password()
     person.save()
 

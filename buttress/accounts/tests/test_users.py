@@ -167,7 +167,7 @@ def test_nobody_can_deactivate_themselves(client, admin_user, agent):
 
 
 def test_the_last_active_admin_keeps_the_role(client, admin_user):
-    other_admin = UserFactory(email="second@buttress.example", role=Role.ADMIN)
+    other_admin = UserFactory.create(email="second@buttress.example", role=Role.ADMIN)
     client.force_login(other_admin)
     client.post(reverse("accounts:user_action", args=[admin_user.pk]), {"action": "deactivate"})
 
@@ -184,13 +184,14 @@ def test_the_last_active_admin_keeps_the_role(client, admin_user):
 def test_limited_admin_manages_only_customers_of_their_organisations(
     client, org, org_admin, other_org_user, agent
 ):
-    limited = UserFactory(email="regional@buttress.example", role=Role.ADMIN)
+    limited = UserFactory.create(email="regional@buttress.example", role=Role.ADMIN)
     limited.limited_to.set([org])
     client.force_login(limited)
 
     assert client.get(reverse("accounts:user_edit", args=[org_admin.pk])).status_code == 200
     assert client.get(reverse("accounts:user_edit", args=[other_org_user.pk])).status_code == 404
-    assert client.get(reverse("accounts:user_edit", args=[agent.pk])).status_code == 404
+    # A colleague is known to them but not theirs to change.
+    assert client.get(reverse("accounts:user_edit", args=[agent.pk])).status_code == 403
 
 
 # --- teams -----------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def test_customers_cannot_be_team_members(client, admin_user, end_user):
 
 
 def test_admin_deletes_a_team(client, admin_user):
-    team = TeamFactory(name="Old")
+    team = TeamFactory.create(name="Old")
     client.force_login(admin_user)
 
     client.post(reverse("accounts:team_delete", args=[team.pk]))
@@ -236,7 +237,7 @@ def test_admin_deletes_a_team(client, admin_user):
 
 
 def test_agents_see_teams_but_cannot_change_them(client, agent):
-    team = TeamFactory(name="Desk")
+    team = TeamFactory.create(name="Desk")
     client.force_login(agent)
 
     assert b"Desk" in client.get(reverse("accounts:teams")).content

@@ -223,9 +223,9 @@ def list_users(
     request: HttpRequest, filters: Query[UserFilters], page: Query[PageParams]
 ) -> dict[str, object]:
     actor = current_user(request)
+    org = optional_organization(request, filters.organization)
     require(actor, Capability.MANAGE_USERS)
     queryset = access.users_for(actor)
-    org = optional_organization(request, filters.organization)
     if org is not None:
         queryset = queryset.filter(organization=org)
     if filters.role:
@@ -243,11 +243,11 @@ def list_users(
 def create_user(request: HttpRequest, body: UserIn) -> Status[dict[str, Any]]:
     require_write(request)
     actor = current_user(request)
-    require(actor, Capability.MANAGE_USERS)
     organization: Organization | None = None
     if body.organization is not None:
         organization = get_organization_for(actor, body.organization)
-    elif actor.role == Role.ORG_ADMIN and body.role in CUSTOMER_ROLES:
+    require(actor, Capability.MANAGE_USERS)
+    if organization is None and actor.role == Role.ORG_ADMIN and body.role in CUSTOMER_ROLES:
         organization = actor.organization
     limited = _resolve_organizations(actor, body.limited_to)
     access.check_assignment(actor, role=body.role, organization=organization, limited_to=limited)

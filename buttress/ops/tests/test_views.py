@@ -79,14 +79,14 @@ def test_readyz_fails_when_no_scheduler_ever_reported(client):
 def test_readyz_fails_when_a_migration_is_unapplied(client, time_machine):
     time_machine.move_to(T0, tick=False)
     _beat(T0)
-    MigrationRecorder(connection).record_unapplied("scheduler", "0002_periodic_job_function")
+    MigrationRecorder(connection).record_unapplied("scheduler", "0001_initial")
 
     response = client.get("/readyz")
 
     assert response.status_code == 503
     body = response.json()
     assert body["failed"] == ["migrations"]
-    assert "scheduler.0002_periodic_job_function" in body["checks"]["migrations"]["detail"]
+    assert "scheduler.0001_initial" in body["checks"]["migrations"]["detail"]
 
 
 @pytest.mark.django_db
