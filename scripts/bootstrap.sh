@@ -42,5 +42,5 @@ pip_quiet() {
 echo "Installing pinned dependencies into .venv"
 pip_quiet --upgrade "pip>=24" "setuptools>=75"
 pip_quiet --constraint requirements.lock --editable ".[dev]"
-.venv/bin/python -c 'import buttress, django, ninja' || { echo "dependency install failed" >&2; exit 1; }
+.venv/bin/python -c 'import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("buttress", "django", "ninja", "pytest", "playwright")) else 1)' || { echo "dependency install failed" >&2; exit 1; }
 touch .venv/.installed

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
@@ -145,12 +148,68 @@ def _fresh(asset: Asset) -> Asset:
     return Asset.objects.with_list_relations().get(pk=asset.pk)
 
 
+# AssetOut's fields in the order it declares them, read as plain columns: the list builds its
+# items from these rows directly (see list_assets), so a field added to AssetOut goes here too.
+LIST_COLUMNS = (
+    "id",
+    "organization_id",
+    "site_id",
+    "name",
+    "kind",
+    "criticality",
+    "status",
+    "owner_team_id",
+    "description",
+    "attributes",
+    "created_at",
+    "updated_at",
+)
+
+
+def list_items(rows: list[Any]) -> list[dict[str, Any]]:
+    """AssetOut dicts for a page of ``LIST_COLUMNS`` rows, with the page's tags in one query."""
+    ids = [row.id for row in rows]
+    tags: defaultdict[int, list[str]] = defaultdict(list)
+    if ids:
+        links = Asset.tags.through.objects.filter(asset_id__in=ids).values_list(
+            "asset_id", "tag__name"
+        )
+        for asset_id, name in links:
+            tags[asset_id].append(name)
+    return [
+        {
+            "id": row.id,
+            "organization": row.organization_id,
+            "site": row.site_id,
+            "name": row.name,
+            "kind": row.kind,
+            "criticality": row.criticality,
+            "status": row.status,
+            "owner_team": row.owner_team_id,
+            "description": row.description,
+            "tags": sorted(tags.get(row.id, ())),
+            "attributes": row.attributes,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+        for row in rows
+    ]
+
+
 @router.get("/assets", response=responses(CursorPage[AssetOut]))
 def list_assets(
     request: HttpRequest, filters: Query[AssetFilters], page: Query[PageParams]
-) -> dict[str, object]:
-    queryset = filtered_assets(request, filters).with_list_relations()
-    return paginated(queryset, page)
+) -> HttpResponse:
+    # The hot path of the API. Model instances, related managers and the response schema's
+    # validation of each row cost about ten times the database's work for a page, so the page
+    # is read as plain rows and written as JSON here; ``response=`` still documents it, and a
+    # test holds these items equal to AssetOut's. DjangoJSONEncoder is the encoder django-ninja
+    # uses, so dates are written exactly as by the other endpoints.
+    rows = filtered_assets(request, filters).values_list(*LIST_COLUMNS, named=True)
+    body = paginated(rows, page, serialize=list_items)
+    return HttpResponse(
+        json.dumps(body, cls=DjangoJSONEncoder), content_type="application/json; charset=utf-8"
+    )
 
 
 @router.post("/assets", response=responses(AssetOut, 201))
