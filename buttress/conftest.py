@@ -76,3 +76,16 @@ def org_admin(org: Organization) -> User:
 @pytest.fixture
 def end_user(org: Organization) -> User:
     return UserFactory.create(email="staff@acme.example", role=Role.END_USER, organization=org)
+
+
+@pytest.fixture
+def db_task_backend() -> None:
+    """For tests that read django-tasks-db's rows: they run in the database-backend passes.
+
+    Tasks are bound to the backend's task class when their module is imported, so a test cannot
+    switch backends half-way; the Redis pass has its own end-to-end tests.
+    """
+    from django.conf import settings
+
+    if settings.TASK_BACKEND != "db":
+        pytest.skip("reads django-tasks-db rows; runs in the database-backend passes")

@@ -15,7 +15,8 @@ from buttress.scheduler.tasks import run_periodic_job
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
-pytestmark = pytest.mark.django_db
+# These read django-tasks-db rows, so they pin that backend in the Redis pass too.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("db_task_backend")]
 
 
 def _job(job: str, **fields) -> PeriodicJob:

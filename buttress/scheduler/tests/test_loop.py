@@ -11,7 +11,8 @@ from buttress.scheduler.models import PeriodicJob, SchedulerHeartbeat
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
-pytestmark = pytest.mark.django_db
+# These read django-tasks-db rows, so they pin that backend in the Redis pass too.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("db_task_backend")]
 
 
 def test_a_tick_beats_and_claims_what_is_due(time_machine):
