@@ -37,6 +37,7 @@ from buttress.accounts.services.tokens import (
 from buttress.accounts.services.twofactor import (
     BACKUP_CODE_COUNT,
     PendingTotp,
+    backup_code_digest,
     begin_totp_setup,
     confirm_totp,
     disable_two_factor,
@@ -70,6 +71,7 @@ __all__ = [
     "PendingTotp",
     "Throttled",
     "authenticate_token",
+    "backup_code_digest",
     "begin_totp_setup",
     "check_password_reset_allowed",
     "check_sign_in_allowed",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from base64 import b32encode
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_otp.models import Device
@@ -61,11 +64,24 @@ def _normalise_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).lower()
 
 
+def backup_code_digest(code: str) -> str:
+    """What is stored for a backup code: a keyed hash, never the code.
+
+    Codes carry only 40 bits, so a plain hash could be reversed by trying them all; keyed with
+    the secret key, a stolen database alone reveals nothing. django-otp's static device then
+    compares digests as it would compare codes (its column holds 16 characters).
+    """
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"backup-code:{code}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:16]
+
+
 def _replace_backup_codes(user: User) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=backup_code_digest(code)) for code in codes
+    )
     return codes
 
 
@@ -139,7 +155,8 @@ def verify_second_factor(user: User, code: str) -> Device | None:
             StaticDevice.objects.filter(user=user, confirmed=True).select_for_update()
         )
     for device in candidates:
-        if device.verify_token(cleaned):
+        given = backup_code_digest(cleaned) if isinstance(device, StaticDevice) else cleaned
+        if device.verify_token(given):
             return device
     return None
 

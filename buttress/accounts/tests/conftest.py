@@ -9,6 +9,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from buttress.accounts import services
 from buttress.accounts.middleware import FirstRunMiddleware
 from buttress.accounts.models import User
 from buttress.testing.factories import PASSWORD
@@ -34,7 +35,7 @@ def add_totp(user: User) -> TOTPDevice:
 def add_backup_codes(user: User, *codes: str) -> StaticDevice:
     device = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
     for code in codes:
-        StaticToken.objects.create(device=device, token=code)
+        StaticToken.objects.create(device=device, token=services.backup_code_digest(code))
     return device
 
 
