@@ -21,6 +21,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buttress.settings")
 DEFAULT_BIND = "127.0.0.1:8000"
 # The processes `buttress run` starts, each as `buttress <kind>`; later kinds append here.
 PROCESS_KINDS: list[str] = ["web", "worker", "scheduler"]
+MAX_EXPIRES_DAYS = 36_500
 
 
 class ButtressGroup(click.Group):
@@ -379,7 +380,12 @@ def token() -> None:
 @click.option("--email", required=True, help="The user the token acts as.")
 @click.option("--name", default="cli", show_default=True)
 @click.option("--scope", default="read", show_default=True, help="read or write.")
-@click.option("--expires-days", type=click.IntRange(min=1), help="Expire after this many days.")
+@click.option(
+    "--expires-days",
+    # A century is already "never"; past about 2.9 million days the date overflows.
+    type=click.IntRange(min=1, max=MAX_EXPIRES_DAYS),
+    help="Expire after this many days.",
+)
 def token_create(email: str, name: str, scope: str, expires_days: int | None) -> None:
     """Create an API token and print it once."""
     _setup()

@@ -18,6 +18,7 @@ from buttress.accounts.models import CUSTOMER_ROLES, STAFF_ROLES, ApiToken, Role
 from buttress.lib.timeutil import now
 from buttress.tenancy.access import has_unrestricted_scope
 from buttress.tenancy.models import Organization
+from buttress.web.forms import ModelMultipleChoiceField
 
 
 @cache
@@ -239,7 +240,7 @@ class UserForm(forms.Form):
         required=False,
         help_text="Required for organisation admins and end users; empty for provider staff.",
     )
-    limited_to = forms.ModelMultipleChoiceField(
+    limited_to = ModelMultipleChoiceField(
         label="Limited to organisations",
         queryset=Organization.objects.none(),
         required=False,
@@ -323,7 +324,7 @@ class UserForm(forms.Form):
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=120)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    members = forms.ModelMultipleChoiceField(
+    members = ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 

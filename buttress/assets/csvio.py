@@ -108,8 +108,21 @@ def parse_attribute(cell: str) -> Any:
         value = json.loads(cell)
     except ValueError:
         return cell
-    # An object or a list is not an attribute value; keep what was typed.
-    return cell if isinstance(value, dict | list) else value
+    # An object or a list is not an attribute value; keep what was typed. So is a string whose
+    # escapes decode to a NUL or a lone surrogate, which no database stores.
+    if isinstance(value, dict | list):
+        return cell
+    if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+        return cell
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -183,12 +196,19 @@ class _FileError(Exception):
 
 def _decode(data: str | bytes) -> str:
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _FileError(line, "The file is not UTF-8 text; save it as CSV (UTF-8).") from exc
+        text = data.removeprefix("\ufeff")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise _FileError(line, "The file is not UTF-8 text; save it as CSV (UTF-8).") from exc
+    # A NUL is never in a spreadsheet's text (often it is UTF-16 saved by mistake), and
+    # PostgreSQL cannot store one.
+    if (at := text.find("\x00")) != -1:
+        line = text.count("\n", 0, at) + 1
+        raise _FileError(line, "The file contains a NUL character; save it as CSV (UTF-8).")
+    return text
 
 
 def _split(cell: str) -> list[str]:

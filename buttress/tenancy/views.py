@@ -67,7 +67,8 @@ def org_list(request: HttpRequest) -> HttpResponse:
     require(user, Capability.VIEW_ORG)
     _require_area(user)
     orgs = with_counts(organizations_for(user))
-    text = request.GET.get("q", "").strip()[:200]
+    # NUL cannot be in a name, and PostgreSQL refuses it even in a LIKE pattern.
+    text = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     if text:
         orgs = orgs.filter(Q(name__icontains=text) | Q(slug__icontains=text))
     cursor = request.GET.get("cursor") or None

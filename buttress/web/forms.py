@@ -25,6 +25,33 @@ def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
                     form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {message}")
 
 
+# The widest id a row can have (a signed 64-bit key).
+MAX_ID = 2**63 - 1
+
+
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Django's field, but an id too large for the database is an invalid choice.
+
+    Django looks the ticked ids up with ``pk__in``, and SQLite cannot bind an integer past
+    64 bits: a tampered ``99999999999999999999`` would be a server error instead of a form error.
+    """
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value:
+            try:
+                number = int(str(pk).strip())
+            except ValueError:
+                continue  # Django reports it as an invalid value
+            if not -MAX_ID - 1 <= number <= MAX_ID:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        # Private in Django (the hook its own clean() calls) and so absent from the stubs.
+        return super()._check_values(value)  # type: ignore[misc]
+
+
 class OrganizationSwitchForm(forms.Form):
     organization = forms.CharField(required=False)
     next = forms.CharField(required=False)

@@ -250,3 +250,27 @@ def test_customers_cannot_see_teams(client, org_admin):
     client.force_login(org_admin)
 
     assert client.get(reverse("accounts:teams")).status_code == 403
+
+
+def test_a_user_limited_to_an_id_past_64_bits_is_a_form_error(client, admin_user):
+    client.force_login(admin_user)
+
+    response = _create(
+        client, email="tech@buttress.example", role="agent", limited_to="99999999999999999999"
+    )
+
+    assert response.status_code == 200
+    assert b"is not a valid value" in response.content
+    assert not User.objects.filter(email="tech@buttress.example").exists()
+
+
+def test_a_team_member_id_past_64_bits_is_a_form_error(client, admin_user):
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("accounts:team_create"), {"name": "Ops", "members": ["99999999999999999999"]}
+    )
+
+    assert response.status_code == 200
+    assert b"is not a valid value" in response.content
+    assert not Team.objects.exists()

@@ -44,12 +44,22 @@ def test_org_admin_may_not_change_the_organisation_itself(as_org_admin, org):
     assert as_org_admin.patch(f"/organizations/{org.pk}", {"name": "Mine"}).status_code == 403
 
 
-def test_agent_patches_an_organisation(as_agent, org):
-    response = as_agent.patch(f"/organizations/{org.pk}", {"notes": "VIP", "is_active": False})
+def test_admin_patches_an_organisation(as_admin, org):
+    response = as_admin.patch(f"/organizations/{org.pk}", {"notes": "VIP", "is_active": False})
 
     assert response.status_code == 200
     org.refresh_from_db()
     assert (org.notes, org.is_active) == ("VIP", False)
+
+
+def test_agent_may_not_change_the_organisation_itself(as_agent, org):
+    # Agents change an organisation's sites and contacts; the web page refuses them the
+    # organisation's own fields, and so does the API.
+    response = as_agent.patch(f"/organizations/{org.pk}", {"name": "Renamed", "is_active": False})
+
+    assert response.status_code == 403
+    org.refresh_from_db()
+    assert (org.name, org.is_active) == ("Acme Ltd", True)
 
 
 def test_admin_deletes_an_organisation(as_admin, other_org):

@@ -19,6 +19,7 @@ from django.db import IntegrityError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -135,6 +136,44 @@ def require_write(request: HttpRequest) -> None:
 # --- request bodies --------------------------------------------------------------------------
 
 
+# The widest integer any column holds (a signed 64-bit id); a larger one cannot name a row
+# and SQLite refuses to even bind it.
+MAX_INT = 2**63 - 1
+NUL_MESSAGE = "Text may not contain NUL (\\u0000) characters."
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why ``value`` (decoded JSON) cannot be stored, or None.
+
+    PostgreSQL rejects NUL in text and JSON, and no database encodes a lone UTF-16 surrogate,
+    which ``json.loads`` accepts from a ``\\ud800`` escape; both would otherwise fail deep in a
+    query as a server error.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return NUL_MESSAGE
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Text must be valid Unicode (a lone surrogate escape was sent)."
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if not -MAX_INT - 1 <= value <= MAX_INT:
+            return f"The number {value} is out of range."
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if reason := _unstorable(key) or _unstorable(item):
+                return reason
+    if isinstance(value, list):
+        for item in value:
+            if reason := _unstorable(item):
+                return reason
+    return None
+
+
 class JsonParser(Parser):
     """JSON only: a form or a text body is refused instead of being guessed at."""
 
@@ -158,7 +197,18 @@ class JsonParser(Parser):
             message = "The body must be a JSON object."
             setattr(request, _PARSE_ERROR_ATTR, message)
             raise ValueError(message)
+        if reason := _unstorable(data):
+            setattr(request, _PARSE_ERROR_ATTR, reason)
+            raise ValueError(reason)
         return data
+
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        for key, values in data.lists():
+            if "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values):
+                raise HttpError(400, NUL_MESSAGE)
+        return super().parse_querydict(data, list_fields, request)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -219,6 +269,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         # Services check uniqueness first; this is the race where two requests pass the check.
         return _detail(api, request, "This conflicts with a change made at the same time.", 409)
 
+    def out_of_range(request: HttpRequest, exc: Any) -> HttpResponse:
+        # SQLite cannot bind an integer past 64 bits, e.g. ?site=99999999999999999999.
+        return _detail(api, request, "A number in the request is out of range.", 400)
+
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(PermissionDenied, forbidden)
     api.add_exception_handler(AuthenticationError, unauthenticated)
@@ -227,6 +281,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(NinjaValidationError, unprocessable)
     api.add_exception_handler(RequestDataTooBig, too_big)
     api.add_exception_handler(IntegrityError, conflict)
+    api.add_exception_handler(OverflowError, out_of_range)
 
 
 # --- pagination ------------------------------------------------------------------------------

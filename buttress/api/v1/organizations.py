@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
+from buttress.accounts.models import Role
 from buttress.api.v1.base import (
     CursorPage,
     PageParams,
@@ -93,8 +94,10 @@ def update_organization(request: HttpRequest, org_id: int, body: OrganizationPat
     require_write(request)
     user = current_user(request)
     org = access.get_organization_for(user, org_id, capability=Capability.MANAGE_ORG)
-    if not user.is_provider_staff:
-        raise PermissionDenied("Only provider staff may change an organisation.")
+    # As on the web page: agents change an organisation's sites and contacts, not the
+    # organisation itself (its name, slug, whether it is active).
+    if user.role != Role.ADMIN:
+        raise PermissionDenied("Only a provider admin may change an organisation.")
     changes = body.model_dump(exclude_unset=True)
     return services.update_organization(org, actor=user, **changes)
 

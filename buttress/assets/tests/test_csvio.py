@@ -4,7 +4,14 @@ import pytest
 
 from buttress.accounts.models import User
 from buttress.assets import services
-from buttress.assets.csvio import MAX_ROWS, ImportReport, RowError, export_assets, import_assets
+from buttress.assets.csvio import (
+    MAX_ROWS,
+    ImportReport,
+    RowError,
+    export_assets,
+    import_assets,
+    parse_attribute,
+)
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
 from buttress.tenancy.models import Organization
@@ -188,6 +195,23 @@ def test_binary_data_is_reported_as_not_utf8(org, agent):
     report = _import(org, agent, b"name,kind\nok,server\n\xff\xfe\x00bad\n")
 
     assert report.errors == [RowError(3, "The file is not UTF-8 text; save it as CSV (UTF-8).")]
+
+
+@pytest.mark.parametrize(
+    "data", [b"name,description\nok,fine\nweb,a\x00b\n", "name\nok\nweb\x00\n"]
+)
+def test_nul_character_is_reported_on_its_line(org, agent, data):
+    report = _import(org, agent, data)
+
+    assert report.errors == [
+        RowError(3, "The file contains a NUL character; save it as CSV (UTF-8).")
+    ]
+    assert not Asset.objects.filter(organization=org).exists()
+
+
+@pytest.mark.parametrize("cell", ['"\\u0000"', '"\\ud800"'])
+def test_attribute_escape_that_cannot_be_stored_is_kept_as_typed(cell):
+    assert parse_attribute(cell) == cell
 
 
 def test_utf8_byte_order_mark_is_accepted(org, agent):

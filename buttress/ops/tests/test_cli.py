@@ -71,6 +71,14 @@ def test_token_create_with_a_bad_expiry_is_one_clear_error(admin_user):
 
 
 @pytest.mark.django_db
+def test_token_create_with_an_expiry_past_the_calendar_is_one_clear_error(admin_user):
+    result = invoke("token", "create", "--email", admin_user.email, "--expires-days", "99999999")
+
+    assert_one_line_error(result, "--expires-days")
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.django_db
 def test_createadmin_reads_the_password_from_stdin():
     result = invoke(
         "createadmin",

@@ -40,6 +40,16 @@ def test_list_search_narrows_by_name(client: Client, agent, org, other_org):
     assert [o.slug for o in response.context["page"].items] == ["globex"]
 
 
+def test_list_search_ignores_nul_characters(client: Client, agent, org, other_org):
+    # PostgreSQL refuses NUL in a query; the search is for the text around it.
+    client.force_login(agent)
+
+    response = client.get(reverse("tenancy:org_list"), {"q": "glob\x00"})
+
+    assert response.status_code == 200
+    assert [o.slug for o in response.context["page"].items] == ["globex"]
+
+
 def test_list_answers_htmx_with_the_results_fragment(client: Client, agent, org):
     client.force_login(agent)
 
