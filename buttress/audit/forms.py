@@ -40,6 +40,9 @@ class AuditFilterForm(Form):
         empty_label="All organisations",
     )
     object_type = forms.ChoiceField(label="Object type", required=False)
+    object_id = forms.CharField(
+        label="Object id", required=False, max_length=64, widget=forms.HiddenInput
+    )
     action = forms.ChoiceField(
         label="Action",
         required=False,

@@ -9,14 +9,12 @@ from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
 
+from buttress.audit.access import entries_for
 from buttress.audit.forms import AuditFilterForm
 from buttress.audit.models import AuditEntry, AuditEntryQuerySet
 from buttress.lib.pagination import InvalidCursor, Page, paginate
 from buttress.tenancy.access import (
     Capability,
-    can,
-    has_unrestricted_scope,
-    organizations_for,
     require,
 )
 from buttress.web.htmx import is_htmx, vary_on_htmx
@@ -33,17 +31,7 @@ ORDER = ("-at", "-id")
 
 
 def visible_entries(user: User) -> AuditEntryQuerySet:
-    """The entries ``user`` may read: those of organisations they see.
-
-    Entries that belong to no organisation (an organisation's deletion, provider-wide
-    changes) are shown only to an admin who sees every organisation.
-    """
-    if not can(user, Capability.VIEW_AUDIT):
-        return AuditEntry.objects.none()
-    scope = Q(organization__in=organizations_for(user))
-    if has_unrestricted_scope(user):
-        scope |= Q(organization__isnull=True)
-    return AuditEntry.objects.filter(scope).select_related("organization")
+    return entries_for(user).select_related("organization")
 
 
 def _filtered(entries: AuditEntryQuerySet, data: dict[str, Any]) -> AuditEntryQuerySet:
@@ -53,6 +41,8 @@ def _filtered(entries: AuditEntryQuerySet, data: dict[str, Any]) -> AuditEntryQu
         entries = entries.filter(organization=org)
     if object_type := data.get("object_type"):
         entries = entries.filter(object_type=object_type)
+    if object_id := data.get("object_id"):
+        entries = entries.filter(object_id=object_id)
     if action := data.get("action"):
         entries = entries.filter(action=action)
     if actor := data.get("actor"):

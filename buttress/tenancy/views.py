@@ -120,6 +120,7 @@ def org_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "contacts": contacts,
         "limit": DETAIL_LIMIT,
         "show_assets": can(user, Capability.VIEW_CMDB),
+        "show_history": can(user, Capability.VIEW_AUDIT),
         "can_manage": can(user, Capability.MANAGE_ORG),
         "can_edit": _can_edit_org(user),
         "can_delete": has_unrestricted_scope(user),

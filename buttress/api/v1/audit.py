@@ -19,6 +19,7 @@ from buttress.api.v1.base import (
     paginated,
     responses,
 )
+from buttress.audit.access import entries_for
 from buttress.audit.models import AuditEntry, AuditEntryQuerySet
 from buttress.tenancy import access
 from buttress.tenancy.access import Capability
@@ -54,13 +55,8 @@ class AuditFilters(Schema):
 
 
 def audit_entries_for(user: User) -> AuditEntryQuerySet:
-    """Entries of the organisations ``user`` sees; entries about no organisation (teams, staff
-    accounts, deleted organisations) only for an admin who sees every organisation."""
     access.require(user, Capability.VIEW_AUDIT)
-    scope = Q(organization__in=access.organizations_for(user))
-    if access.has_unrestricted_scope(user):
-        scope |= Q(organization__isnull=True)
-    return AuditEntry.objects.filter(scope)
+    return entries_for(user)
 
 
 @router.get("/audit", response=responses(CursorPage[AuditEntryOut]))

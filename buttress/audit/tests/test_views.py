@@ -148,3 +148,21 @@ def test_htmx_request_gets_only_the_results(client: Client, agent, org):
 
     assert "<html" not in response.text
     assert 'id="audit-results"' in response.text
+
+
+def test_history_of_one_object_lists_only_its_entries(client, admin_user, org, other_org):
+    from buttress.tenancy import services as tenancy_services
+
+    tenancy_services.update_organization(org, actor=admin_user, notes="Key account")
+    tenancy_services.update_organization(other_org, actor=admin_user, notes="Other")
+    client.force_login(admin_user)
+
+    response = client.get(
+        "/audit/", {"object_type": "tenancy.organization", "object_id": org.pk, "org": ""}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Key account" in body
+    assert "Other" not in body
+    assert "history of one object" in body
