@@ -151,8 +151,6 @@ def test_htmx_request_gets_only_the_results(client: Client, agent, org):
 
 
 def test_history_of_one_object_lists_only_its_entries(client, admin_user, org, other_org):
-    from buttress.tenancy import services as tenancy_services
-
     tenancy_services.update_organization(org, actor=admin_user, notes="Key account")
     tenancy_services.update_organization(other_org, actor=admin_user, notes="Other")
     client.force_login(admin_user)
