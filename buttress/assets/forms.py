@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -9,7 +10,7 @@ from buttress.accounts.models import Team
 from buttress.assets.models import Criticality, Kind, Lifecycle, RelationKind
 from buttress.tenancy.access import organizations_for, sites_for
 from buttress.tenancy.models import Organization, Site
-from buttress.web.forms import Form
+from buttress.web.forms import MAX_ID, Form
 
 if TYPE_CHECKING:
     from buttress.accounts.models import User
@@ -23,9 +24,21 @@ def _any(label: str, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _org_id(raw: Any) -> int | None:
     try:
-        return int(raw)
+        pk = int(raw)
     except (TypeError, ValueError):
         return None
+    # A tampered id past the database's integer range names no organisation.
+    return pk if 0 < pk <= MAX_ID else None
+
+
+def _named(objects: Iterable[Organization | Site | Team]) -> list[tuple[str, str]]:
+    return [(str(obj.pk), obj.name) for obj in objects]
+
+
+def _set_choices(form: forms.BaseForm, name: str, choices: list[tuple[str, str]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
 
 
 def _set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
@@ -35,21 +48,21 @@ def _set_queryset(form: forms.BaseForm, name: str, queryset: Any) -> None:
 
 
 class AssetFilterForm(Form):
+    """The asset list's filters.
+
+    The organisation, site and team choices come from lists the view has read once: the list
+    page is the busiest page of the product, and model choice fields would query again to
+    validate the chosen value and once more to render each select.
+    """
+
     q = forms.CharField(
         label="Name contains",
         required=False,
         max_length=200,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
-    org = forms.ModelChoiceField(
-        label="Organisation",
-        queryset=Organization.objects.none(),
-        required=False,
-        empty_label="All organisations",
-    )
-    site = forms.ModelChoiceField(
-        label="Site", queryset=Site.objects.none(), required=False, empty_label="Any site"
-    )
+    org = forms.TypedChoiceField(label="Organisation", required=False, coerce=int, empty_value=None)
+    site = forms.TypedChoiceField(label="Site", required=False, coerce=int, empty_value=None)
     kind = forms.ChoiceField(label="Kind", required=False, choices=_any("Any kind", Kind.choices))
     status = forms.ChoiceField(
         label="Status", required=False, choices=_any("Any status", Lifecycle.choices)
@@ -58,26 +71,40 @@ class AssetFilterForm(Form):
         label="Criticality", required=False, choices=_any("Any criticality", Criticality.choices)
     )
     tag = forms.CharField(label="Tag", required=False, max_length=64)
-    team = forms.ModelChoiceField(
-        label="Owner team", queryset=Team.objects.none(), required=False, empty_label="Any team"
-    )
+    team = forms.TypedChoiceField(label="Owner team", required=False, coerce=int, empty_value=None)
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORTS)
 
-    def __init__(self, *args: Any, user: User, single_org: Organization | None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        user: User,
+        organizations: Sequence[Organization],
+        teams: Sequence[Team],
+        single_org: Organization | None,
+        **kwargs: Any,
+    ):
+        """``organizations`` are those the user may see (``organizations_for``)."""
         super().__init__(*args, **kwargs)
-        _set_queryset(self, "org", organizations_for(user).only("id", "name"))
-        _set_queryset(self, "team", Team.objects.only("id", "name"))
+        self.organizations = {org.pk: org for org in organizations}
+        _set_choices(self, "org", _any("All organisations", _named(organizations)))
+        _set_choices(self, "team", _any("Any team", _named(teams)))
         # Sites are offered for one organisation at a time; a provider may have thousands.
         org_id = single_org.pk if single_org else _org_id(self.data.get("org"))
-        sites = sites_for(user).filter(organization_id=org_id) if org_id else Site.objects.none()
-        _set_queryset(self, "site", sites.only("id", "name"))
+        sites: list[Site] = []
+        if org_id in self.organizations:
+            sites = list(sites_for(user).filter(organization_id=org_id).only("id", "name"))
+        _set_choices(self, "site", _any("Any site", _named(sites)))
         self.site_needs_org = org_id is None
         chosen_site = _org_id(self.data.get("site"))
-        if self.data.get("site") and not (chosen_site and sites.filter(pk=chosen_site).exists()):
+        if self.data.get("site") and chosen_site not in {site.pk for site in sites}:
             # A site left over from the previously chosen organisation is dropped, not an error.
             self.data = {key: value for key, value in self.data.items() if key != "site"}
         if single_org is not None:
             self.fields["org"].widget = forms.HiddenInput()
+
+    def clean_org(self) -> Organization | None:
+        org_id: int | None = self.cleaned_data["org"]
+        return None if org_id is None else self.organizations[org_id]
 
 
 def attributes_text(attributes: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ role check (a 403); every change goes through services.py.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -13,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -25,6 +28,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from buttress.accounts.models import Team
 from buttress.assets import services
 from buttress.assets.access import assets_for, get_asset_for, get_relation_for
 from buttress.assets.csvio import MAX_BYTES, export_assets, import_assets
@@ -36,9 +40,9 @@ from buttress.assets.forms import (
     RelationForm,
     attributes_text,
 )
-from buttress.assets.models import Asset, AssetQuerySet
+from buttress.assets.models import Asset, AssetQuerySet, Criticality, Kind, Lifecycle
 from buttress.audit.models import AuditEntry
-from buttress.lib.pagination import InvalidCursor, Page, paginate
+from buttress.lib.pagination import InvalidCursor, paginate
 from buttress.tenancy.access import (
     Capability,
     can,
@@ -71,7 +75,10 @@ def _single_organization(user: User) -> Organization | None:
 def _filters(request: HttpRequest) -> tuple[AssetFilterForm, AssetQuerySet, QueryDict]:
     """The filter form, the assets it selects, and the query string that reproduces it."""
     user = current_user(request)
-    single = _single_organization(user)
+    # One read of the organisations serves the single-organisation check, the filter's
+    # choices and the validation of the chosen one.
+    organizations = list(organizations_for(user).only("id", "name"))
+    single = organizations[0] if len(organizations) == 1 else None
     data = request.GET.copy()
     data.pop("cursor", None)
     if single is not None:
@@ -79,7 +86,13 @@ def _filters(request: HttpRequest) -> tuple[AssetFilterForm, AssetQuerySet, Quer
     elif "org" not in data and (default := selected_organization(request)) is not None:
         # The header's organisation is a default; an explicit "All organisations" wins.
         data["org"] = str(default.pk)
-    form = AssetFilterForm(data, user=user, single_org=single)
+    form = AssetFilterForm(
+        data,
+        user=user,
+        organizations=organizations,
+        teams=list(Team.objects.only("id", "name")),
+        single_org=single,
+    )
     form.is_valid()
     # An invalid filter is reported on the form and left out; the valid ones still apply.
     cleaned = form.cleaned_data
@@ -87,14 +100,14 @@ def _filters(request: HttpRequest) -> tuple[AssetFilterForm, AssetQuerySet, Quer
     if org := cleaned.get("org"):
         assets = assets.for_org(org)
     if site := cleaned.get("site"):
-        assets = assets.filter(site=site)
+        assets = assets.filter(site_id=site)
     for field in ("kind", "status", "criticality"):
         if value := cleaned.get(field):
             assets = assets.filter(**{field: value})
     if tag := cleaned.get("tag"):
         assets = assets.filter(tags__name=tag.strip().lower())
     if team := cleaned.get("team"):
-        assets = assets.filter(owner_team=team)
+        assets = assets.filter(owner_team_id=team)
     if text := cleaned.get("q"):
         assets = assets.filter(name__icontains=text.strip())
     return form, assets, data
@@ -104,20 +117,91 @@ def _order(form: AssetFilterForm) -> tuple[str, str]:
     return ("-name", "-id") if form.cleaned_data.get("sort") == "-name" else ("name", "id")
 
 
-def _page_of(assets: AssetQuerySet, *, order: tuple[str, str], cursor: str | None) -> Page[Asset]:
-    """One page of the list, in two steps.
+@dataclass(frozen=True, slots=True)
+class AssetRow:
+    """What a row of the list shows, as text ready for the template."""
+
+    pk: int
+    name: str
+    url: str
+    organization: str
+    site: str | None
+    kind: str
+    status: str
+    criticality: str
+    criticality_label: str
+    owner_team: str | None
+    tags: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RowPage:
+    items: list[AssetRow]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+KIND_LABELS = dict(Kind.choices)
+STATUS_LABELS = dict(Lifecycle.choices)
+CRITICALITY_LABELS = dict(Criticality.choices)
+ROW_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "status",
+    "criticality",
+    "organization__name",
+    "site__name",
+    "owner_team__name",
+)
+
+
+def _page_of(assets: AssetQuerySet, *, order: tuple[str, str], cursor: str | None) -> RowPage:
+    """One page of the list, in three queries whatever its size.
 
     The page's ids come from the (organisation, name, id) index alone; reading whole rows
-    only for those ids keeps a page fast however many assets match.
+    only for those ids keeps a page fast however many assets match. Rows are read as plain
+    values with the names they show joined in, not as model instances: building objects and
+    related managers for a page cost several times the queries themselves.
     """
-    keys = paginate(assets.only("id", "name"), order=order, cursor=cursor, limit=PAGE_SIZE)
-    ids = [asset.pk for asset in keys.items]
-    rows = assets.with_list_relations().in_bulk(ids) if ids else {}
-    return Page(
-        items=[rows[pk] for pk in ids if pk in rows],
-        next_cursor=keys.next_cursor,
-        prev_cursor=keys.prev_cursor,
-    )
+    # (id, name) rows: the keyset needs only the ordering's columns, read by attribute.
+    key_rows: QuerySet[Asset, Any] = assets.values_list("id", "name", named=True)
+    keys = paginate(key_rows, order=order, cursor=cursor, limit=PAGE_SIZE)
+    ids = [key.id for key in keys.items]
+    rows: dict[int, tuple[Any, ...]] = {}
+    tags: defaultdict[int, list[str]] = defaultdict(list)
+    if ids:
+        # The ids were selected through access.py above; these reads only fill them in.
+        found = Asset.objects.filter(pk__in=ids).order_by().values_list(*ROW_COLUMNS)
+        rows = {row[0]: row for row in found}
+        links = Asset.tags.through.objects.filter(asset_id__in=ids).values_list(
+            "asset_id", "tag__name"
+        )
+        for asset_id, tag in links:
+            tags[asset_id].append(tag)
+    # One reversal for the page; each row's link is the same path with its own id.
+    prefix, _, suffix = reverse("assets:detail", args=[0]).rpartition("0")
+    items = []
+    for pk in ids:
+        if pk not in rows:
+            continue
+        _, name, kind, status, criticality, organization, site, team = rows[pk]
+        items.append(
+            AssetRow(
+                pk=pk,
+                name=name,
+                url=f"{prefix}{pk}{suffix}",
+                organization=organization,
+                site=site,
+                kind=KIND_LABELS.get(kind, kind),
+                status=STATUS_LABELS.get(status, status),
+                criticality=criticality,
+                criticality_label=CRITICALITY_LABELS.get(criticality, criticality),
+                owner_team=team,
+                tags=sorted(tags.get(pk, ())),
+            )
+        )
+    return RowPage(items=items, next_cursor=keys.next_cursor, prev_cursor=keys.prev_cursor)
 
 
 @login_required
@@ -163,9 +247,13 @@ def _default_org_for_create(request: HttpRequest) -> Organization | None:
     orgs = organizations_for(current_user(request))
     if chosen:
         try:
-            return orgs.filter(pk=int(chosen)).first()
+            pk = int(chosen)
         except ValueError:
             return None
+        # A tampered id past the database's integer range is simply not an organisation.
+        if not 0 < pk < 2**63:
+            return None
+        return orgs.filter(pk=pk).first()
     return _single_organization(current_user(request)) or selected_organization(request)
 
 
@@ -362,7 +450,7 @@ def relation_targets(request: HttpRequest, pk: int) -> HttpResponse:
     asset = get_asset_for(current_user(request), pk)
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
-    text = request.GET.get("target", "").strip()[:200]
+    text = request.GET.get("target", "").replace("\x00", "").strip()[:200]
     suggestions: list[Asset] = []
     if text:
         suggestions = list(

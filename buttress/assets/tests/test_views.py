@@ -424,3 +424,26 @@ def test_target_suggestions_come_from_the_same_organisation(client: Client, agen
     response = client.get(reverse("assets:relation_targets", args=[web.pk]), {"target": "db"})
 
     assert [a.name for a in response.context["suggestions"]] == ["db01"]
+
+
+def test_create_with_an_out_of_range_organisation_id_is_a_form_error(client: Client, agent, org):
+    client.force_login(agent)
+
+    response = client.post(
+        reverse("assets:create"),
+        {"organization": "99999999999999999999", "name": "web01", "kind": "server"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert not Asset.objects.exists()
+
+
+def test_relation_target_search_ignores_nul_characters(client: Client, agent, org):
+    asset = AssetFactory.create(organization=org, name="web01")
+    AssetFactory.create(organization=org, name="db01")
+    client.force_login(agent)
+
+    response = client.get(reverse("assets:relation_targets", args=[asset.pk]), {"target": "d\x00b"})
+
+    assert response.status_code == 200
