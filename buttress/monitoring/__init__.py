@@ -1,0 +1,1 @@
+"""Monitoring: checks of customer services and the engine that runs them."""

@@ -1,0 +1,342 @@
+"""HTTP(S) check: status, body keyword, JSON assertions, latency, redirects, TLS.
+
+Built on aiohttp rather than httpx because aiohttp lets a connector take a custom resolver:
+the probe hands it only addresses that passed the private-address policy and aiohttp connects
+to exactly those, so a name cannot answer differently between the check and the connection.
+aiohttp is also the faster asyncio client on many small requests, which is what a runner does.
+
+Redirects are followed here, not by aiohttp, so that each hop's URL is checked (an IP literal
+never reaches a resolver) and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from buttress.monitoring.probes.jsoncheck import JsonAssertion
+from buttress.monitoring.probes.network import (
+    SYSTEM,
+    Network,
+    ResolutionFailed,
+    TargetRefused,
+    describe_os_error,
+    parse_ip,
+)
+from buttress.monitoring.probes.result import ProbeResult, Stopwatch, bounded, down, judge
+from buttress.monitoring.probes.validate import (
+    check_host,
+    check_int,
+    check_number,
+    check_timeout,
+    fail,
+)
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+MIB = 1024 * 1024
+USER_AGENT = "buttress-monitor/1"
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CREDENTIALS = {"authorization", "cookie", "proxy-authorization"}
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_STATUS = re.compile(r"^\s*([1-5])xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None
+    # A list of codes and ranges ("200-299", "2xx", 301), or one comma-separated string.
+    expected_status: str | Iterable[int | str] = "200-299"
+    keyword: str | None = None
+    keyword_present: bool = True  # False: the check fails when the keyword is in the body
+    json_assertions: tuple[JsonAssertion, ...] = ()
+    max_latency_ms: float | None = None
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    verify_tls: bool = True
+    max_body_bytes: int = MIB
+    timeout: float = 10.0
+    allow_private: bool = False
+    status_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False, default=())
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "url", _check_url("url", self.url))
+        method = self.method.upper() if isinstance(self.method, str) else self.method
+        if method not in METHODS:
+            raise fail("method", f"{self.method!r} is not one of {', '.join(METHODS)}")
+        set_(self, "method", method)
+        set_(self, "headers", MappingProxyType(_check_headers(self.headers)))
+        set_(self, "status_ranges", _parse_statuses(self.expected_status))
+        if self.keyword is not None and not self.keyword:
+            raise fail("keyword", "must not be empty (leave it unset to skip the check)")
+        if not all(isinstance(item, JsonAssertion) for item in self.json_assertions):
+            raise fail("json_assertions", "each item must be a JsonAssertion")
+        set_(self, "json_assertions", tuple(self.json_assertions))
+        if self.max_latency_ms is not None:
+            check_number("max_latency_ms", self.max_latency_ms, low=0, high=600_000)
+        check_int("max_redirects", self.max_redirects, low=0, high=30)
+        check_int("max_body_bytes", self.max_body_bytes, low=1, high=16 * MIB)
+        set_(self, "timeout", check_timeout(self.timeout))
+
+    def accepts(self, status: int) -> bool:
+        return any(low <= status <= high for low, high in self.status_ranges)
+
+    def describe_expected(self) -> str:
+        parts = [str(low) if low == high else f"{low}-{high}" for low, high in self.status_ranges]
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _check_url(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fail(name, "a URL is required")
+    try:
+        url = URL(value.strip())
+        port = url.port
+    except (ValueError, TypeError) as exc:
+        raise fail(name, f"{value!r} is not a valid URL") from exc
+    if url.scheme not in {"http", "https"}:
+        raise fail(name, f"{value!r} must start with http:// or https://")
+    if not url.host:
+        raise fail(name, f"{value!r} has no host")
+    check_host(name, url.host)
+    if port is not None and not 1 <= port <= 65535:
+        raise fail(name, f"{value!r} has an invalid port")
+    return str(url)
+
+
+def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(headers, Mapping):
+        raise fail("headers", "must be a mapping of names to values")
+    checked: dict[str, str] = {}
+    for key, value in headers.items():
+        if not isinstance(key, str) or not _TOKEN.match(key):
+            raise fail("headers", f"{key!r} is not a valid header name")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise fail("headers", f"the value of {key} must be text on one line")
+        checked[key] = value
+    return checked
+
+
+def _parse_statuses(expected: str | Iterable[int | str]) -> tuple[tuple[int, int], ...]:
+    items: list[int | str] = (
+        [part for part in expected.split(",") if part.strip()]
+        if isinstance(expected, str)
+        else list(expected)
+    )
+    if not items:
+        raise fail("expected_status", "at least one status code or range is required")
+    ranges: list[tuple[int, int]] = []
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool):
+            low = high = item
+        elif isinstance(item, str) and (match := _STATUS.match(item)):
+            if match.group(1):
+                low, high = int(match.group(1)) * 100, int(match.group(1)) * 100 + 99
+            else:
+                low = int(match.group(2))
+                high = int(match.group(3) or low)
+        else:
+            raise fail("expected_status", f"{item!r} is not a status code or range like 200-299")
+        if not 100 <= low <= high <= 599:
+            raise fail("expected_status", f"{item!r} is outside 100-599 or reversed")
+        ranges.append((low, high))
+    return tuple(ranges)
+
+
+class _PolicyResolver(AbstractResolver):
+    """Hands aiohttp only addresses the policy allowed, and remembers why it refused."""
+
+    def __init__(self, network: Network, *, allow_private: bool) -> None:
+        self.network = network
+        self.allow_private = allow_private
+        self.error: TargetRefused | ResolutionFailed | None = None
+
+    async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        try:
+            addresses = await self.network.addresses(host, allow_private=self.allow_private)
+        except (TargetRefused, ResolutionFailed) as exc:
+            self.error = exc
+            # aiohttp turns an OSError from its resolver into a connection error.
+            raise OSError(str(exc)) from exc
+        results: list[ResolveResult] = []
+        for address in addresses:
+            ip = parse_ip(address)
+            results.append(
+                {
+                    "hostname": host,
+                    "host": address,
+                    "port": port,
+                    "family": socket.AF_INET6 if ip and ip.version == 6 else socket.AF_INET,
+                    "proto": 0,
+                    "flags": 0,
+                }
+            )
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+async def probe_http(spec: HttpSpec, *, network: Network = SYSTEM) -> ProbeResult:
+    return await bounded(spec.timeout, _probe(spec, network), kind="http")
+
+
+async def _probe(spec: HttpSpec, network: Network) -> ProbeResult:
+    resolver = _PolicyResolver(network, allow_private=spec.allow_private)
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,  # a proxy would connect on our behalf to addresses we never checked
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),
+        headers={"User-Agent": USER_AGENT},
+    )
+    async with session:
+        clock = Stopwatch()
+        try:
+            return await _exchange(spec, session, network, clock)
+        except (TargetRefused, ResolutionFailed) as exc:
+            return down(str(exc))
+        except aiohttp.ClientConnectorCertificateError as exc:
+            error = exc.certificate_error
+            reason = getattr(error, "verify_message", None) or str(error)
+            return down(f"TLS certificate not trusted: {reason}")
+        except aiohttp.ClientConnectorError as exc:
+            if resolver.error is not None:
+                return down(str(resolver.error))
+            if isinstance(exc.os_error, ssl.SSLError):
+                return down(f"TLS handshake failed: {exc.os_error.reason or exc.os_error}")
+            return down(describe_os_error(exc.os_error))
+        except aiohttp.ServerDisconnectedError:
+            return down("server closed the connection without answering")
+        except aiohttp.ClientResponseError as exc:
+            return down(f"invalid HTTP response: {exc.message}")
+        except aiohttp.ClientPayloadError as exc:
+            return down(f"response body broken off: {exc}")
+        except aiohttp.ClientError as exc:
+            return down(f"HTTP request failed: {exc}")
+
+
+async def _exchange(
+    spec: HttpSpec, session: aiohttp.ClientSession, network: Network, clock: Stopwatch
+) -> ProbeResult:
+    url = URL(spec.url)
+    method = spec.method
+    body = spec.body.encode() if spec.body is not None else None
+    hops: list[str] = []
+    headers = dict(spec.headers)
+    while True:
+        if url.host is not None and parse_ip(url.host) is not None:
+            # aiohttp skips the resolver for literal addresses; judge them here.
+            await network.addresses(url.host, allow_private=spec.allow_private)
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            data=body,
+            allow_redirects=False,
+            ssl=spec.verify_tls,
+        ) as response:
+            location = response.headers.get("Location")
+            if spec.follow_redirects and response.status in _REDIRECTS and location:
+                if len(hops) >= spec.max_redirects:
+                    return down(
+                        f"too many redirects (more than {spec.max_redirects})",
+                        latency_ms=clock.ms(),
+                        detail={"redirects": hops, "url": str(url)},
+                    )
+                try:
+                    target = url.join(URL(location))
+                    _check_url("Location", str(target))
+                except ValueError as exc:
+                    return down(f"bad redirect from {url}: {exc}", latency_ms=clock.ms())
+                hops.append(str(target))
+                if target.origin() != url.origin():
+                    # Credentials meant for the monitored site never follow it elsewhere.
+                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+                if response.status == 303 or (
+                    response.status in {301, 302} and method not in {"GET", "HEAD"}
+                ):
+                    method, body = "GET", None
+                url = target
+                continue
+            content, truncated = await _read_bounded(response, spec.max_body_bytes)
+            latency = clock.ms()
+            detail: dict[str, Any] = {
+                "status_code": response.status,
+                "url": str(url),
+                "redirects": hops,
+                "body_bytes": len(content),
+                "body_truncated": truncated,
+            }
+            problems = _judge_response(spec, response, content, truncated, latency)
+            return judge(
+                problems,
+                success=f"HTTP {response.status} in {latency:.0f} ms",
+                latency_ms=latency,
+                detail=detail,
+            )
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await response.content.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:limit], True
+
+
+def _judge_response(
+    spec: HttpSpec,
+    response: aiohttp.ClientResponse,
+    content: bytes,
+    truncated: bool,
+    latency: float,
+) -> list[str]:
+    problems: list[str] = []
+    if not spec.accepts(response.status):
+        problems.append(f"expected status {spec.describe_expected()}, got {response.status}")
+    if spec.max_latency_ms is not None and latency > spec.max_latency_ms:
+        problems.append(f"response took {latency:.0f} ms (limit {spec.max_latency_ms:g} ms)")
+    if spec.keyword is not None:
+        try:
+            text = content.decode(response.charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            text = content.decode("utf-8", errors="replace")
+        found = spec.keyword in text
+        if spec.keyword_present and not found:
+            problems.append(f"keyword {spec.keyword!r} not found")
+        elif not spec.keyword_present and found:
+            problems.append(f"keyword {spec.keyword!r} found but must be absent")
+    if spec.json_assertions:
+        problems.extend(_json_problems(spec.json_assertions, content, truncated))
+    return problems
+
+
+def _json_problems(
+    assertions: tuple[JsonAssertion, ...], content: bytes, truncated: bool
+) -> list[str]:
+    if truncated:
+        return ["response body too large to check JSON"]
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return ["response is not valid JSON"]
+    return [reason for check in assertions if (reason := check.failure(document)) is not None]
