@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "buttress.tenancy",
     "buttress.accounts",
     "buttress.assets",
+    "buttress.desk",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

@@ -9,6 +9,8 @@ from factory.django import DjangoModelFactory
 
 from buttress.accounts.models import Role, Team, User
 from buttress.assets.models import Asset
+from buttress.desk.models import Ticket
+from buttress.desk.services.tickets import next_number
 from buttress.tenancy.models import Contact, Organization, Site
 
 PASSWORD = "correct-horse-battery-staple"
@@ -72,3 +74,14 @@ class AssetFactory(DjangoModelFactory[Asset]):
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"asset-{n:05d}")
     kind = "server"
+
+
+class TicketFactory(DjangoModelFactory[Ticket]):
+    """A ticket row without its "created" event; use desk.services.create_ticket for those."""
+
+    class Meta:
+        model = Ticket
+
+    organization = factory.SubFactory(OrganizationFactory)
+    number = factory.LazyFunction(next_number)
+    subject = factory.Sequence(lambda n: f"Ticket {n}")

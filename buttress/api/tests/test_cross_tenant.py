@@ -26,6 +26,7 @@ from buttress.api.v1 import api
 from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
+from buttress.desk.models import Ticket
 from buttress.lib.timeutil import now
 from buttress.tenancy.models import Contact, Organization, Site
 from buttress.testing.factories import (
@@ -34,6 +35,7 @@ from buttress.testing.factories import (
     OrganizationFactory,
     SiteFactory,
     TeamFactory,
+    TicketFactory,
     UserFactory,
 )
 
@@ -83,6 +85,17 @@ def _tenant(slug: str, label: str, actor: User) -> Tenant:
     )
 
 
+def _ticket_of(tenant: Tenant) -> int:
+    """The tenant's ticket, created on first use (named after the organisation, so B's carries
+    the marker)."""
+    ticket = Ticket.objects.for_org(tenant.org).order_by("pk").first()
+    if ticket is None:
+        ticket = TicketFactory.create(
+            organization=tenant.org, requester=tenant.contact, subject=f"{tenant.org.name} ticket"
+        )
+    return ticket.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -95,6 +108,7 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "user_id": lambda t: t.user.pk,
     "token_id": lambda t: t.token.pk,
     "session_id": lambda t: t.session.pk,
+    "ticket_id": _ticket_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -12,6 +12,7 @@ from buttress.api.v1 import (
     contacts,
     organizations,
     sites,
+    tickets,
 )
 
 api = base.build_api()
@@ -24,5 +25,6 @@ api.add_router("/", assets.router)
 api.add_router("/", asset_graph.router)
 api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
+api.add_router("/", tickets.router)
 
 __all__ = ["api"]

@@ -1,0 +1,575 @@
+"""/tickets: the service desk's tickets, their conversation, time and timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest
+from ninja import Query, Router, Schema
+from ninja.responses import Status as HttpStatus
+from pydantic import Field
+
+from buttress.accounts.models import Role, Team, User
+from buttress.api.v1.base import (
+    CursorPage,
+    PageParams,
+    current_user,
+    optional_organization,
+    organization_param,
+    paginated,
+    require_write,
+    responses,
+)
+from buttress.assets.models import Asset
+from buttress.desk import services
+from buttress.desk.access import (
+    DeskCapability,
+    events_for,
+    get_ticket_for,
+    is_staff,
+    replies_for,
+    require,
+    sees_internal,
+    tickets_for,
+)
+from buttress.desk.models import (
+    REFERENCE_PREFIX,
+    Activity,
+    Level,
+    Priority,
+    Reply,
+    Source,
+    Status,
+    Ticket,
+    TicketType,
+    TimeEntry,
+)
+from buttress.desk.services.tickets import allowed_transitions
+from buttress.tenancy import access as tenancy_access
+from buttress.tenancy.access import Capability
+from buttress.tenancy.models import Contact, Organization
+
+router = Router(tags=["tickets"])
+
+CUSTOMER_REFUSED = ("team", "assignee", "watchers", "assets", "source")
+
+
+class TicketOut(Schema):
+    id: int
+    number: int
+    reference: str = Field(description="The number as people quote it, e.g. T-10423.")
+    organization: int = Field(validation_alias="organization_id")
+    requester: int | None = Field(validation_alias="requester_id")
+    created_by: int | None = Field(validation_alias="created_by_id")
+    subject: str
+    description: str
+    type: TicketType
+    status: Status
+    priority: Priority
+    impact: Level
+    urgency: Level
+    category: str
+    team: int | None = Field(validation_alias="team_id")
+    assignee: int | None = Field(validation_alias="assignee_id")
+    tags: list[str]
+    source: Source
+    parent: int | None = Field(validation_alias="parent_id")
+    merged_into: int | None = Field(validation_alias="merged_into_id")
+    root_cause: str
+    workaround: str
+    known_error: bool
+    paused: bool = Field(
+        validation_alias="is_paused", description="In a status that pauses SLA clocks."
+    )
+    reopened_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    first_response_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+def _ids(manager: Any) -> list[int]:
+    return sorted(item.pk for item in manager.all())
+
+
+class TicketDetail(TicketOut):
+    watchers: list[int]
+    assets: list[int]
+    related: list[int]
+    incidents: list[int] = Field(description="For a problem: the incidents it explains.")
+    problems: list[int] = Field(description="For an incident: the problems that explain it.")
+    children: list[int]
+    transitions: list[str] = Field(description="The statuses the ticket may move to now.")
+
+    @staticmethod
+    def resolve_watchers(obj: Ticket) -> list[int]:
+        return _ids(obj.watchers)
+
+    @staticmethod
+    def resolve_assets(obj: Ticket) -> list[int]:
+        return _ids(obj.assets)
+
+    @staticmethod
+    def resolve_related(obj: Ticket) -> list[int]:
+        return _ids(obj.related)
+
+    @staticmethod
+    def resolve_incidents(obj: Ticket) -> list[int]:
+        return _ids(obj.incidents)
+
+    @staticmethod
+    def resolve_problems(obj: Ticket) -> list[int]:
+        return _ids(obj.problems)
+
+    @staticmethod
+    def resolve_children(obj: Ticket) -> list[int]:
+        return _ids(obj.children)
+
+    @staticmethod
+    def resolve_transitions(obj: Ticket) -> list[str]:
+        return allowed_transitions(obj)
+
+
+class TicketIn(Schema):
+    organization: int
+    subject: str = Field(min_length=1, max_length=250)
+    description: str = ""
+    type: TicketType = TicketType.INCIDENT
+    impact: Level = Level.MEDIUM
+    urgency: Level = Level.MEDIUM
+    requester: int | None = Field(None, description="A contact of the organisation.")
+    category: str = Field("", max_length=120)
+    team: int | None = None
+    assignee: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    source: Source | None = Field(None, description="Staff only; api by default.")
+    watchers: list[int] = Field(default_factory=list, description="User ids.")
+    assets: list[int] = Field(default_factory=list, description="Asset ids of the organisation.")
+
+
+class TicketPatch(Schema):
+    subject: str | None = Field(None, min_length=1, max_length=250)
+    description: str | None = None
+    type: TicketType | None = None
+    impact: Level | None = None
+    urgency: Level | None = None
+    requester: int | None = None
+    category: str | None = Field(None, max_length=120)
+    team: int | None = None
+    assignee: int | None = None
+    tags: list[str] | None = None
+    source: Source | None = None
+    watchers: list[int] | None = None
+    root_cause: str | None = None
+    workaround: str | None = None
+    known_error: bool | None = None
+    parent: int | None = Field(None, description="A ticket id of the organisation, or null.")
+
+
+NULLABLE = frozenset({"requester", "team", "assignee", "parent"})
+
+
+class TicketFilters(Schema):
+    organization: int | None = None
+    type: TicketType | None = None
+    status: Status | None = None
+    priority: Priority | None = None
+    source: Source | None = None
+    assignee: int | None = Field(None, description="A user id.")
+    team: int | None = Field(None, description="A team id.")
+    requester: int | None = Field(None, description="A contact id.")
+    q: str | None = Field(None, description="Subject contains, or a ticket number (T-10423).")
+
+
+class ReplyOut(Schema):
+    id: int
+    ticket: int = Field(validation_alias="ticket_id")
+    author: int | None = Field(validation_alias="author_id")
+    author_contact: int | None = Field(validation_alias="author_contact_id")
+    body: str
+    internal: bool = Field(validation_alias="is_internal")
+    created_at: dt.datetime
+
+
+class ReplyIn(Schema):
+    body: str = Field(min_length=1)
+    internal: bool = Field(False, description="An internal note (provider staff only).")
+
+
+class NoteIn(Schema):
+    body: str = Field(min_length=1)
+
+
+class TransitionIn(Schema):
+    status: Status
+
+
+class TimeEntryOut(Schema):
+    id: int
+    ticket: int = Field(validation_alias="ticket_id")
+    user: int | None = Field(validation_alias="user_id")
+    minutes: int
+    activity: Activity
+    billable: bool
+    note: str
+    date: dt.date
+    created_at: dt.datetime
+
+
+class TimeEntryIn(Schema):
+    minutes: int = Field(description="1 to 1440.")
+    activity: Activity = Activity.REMOTE
+    billable: bool = True
+    note: str = Field("", max_length=500)
+    date: dt.date | None = None
+
+
+class EventOut(Schema):
+    id: int
+    kind: str
+    actor: int | None = Field(validation_alias="actor_id")
+    at: dt.datetime
+    detail: dict[str, Any]
+    internal: bool = Field(validation_alias="is_internal")
+
+
+class LinkedAssetOut(Schema):
+    id: int
+    name: str
+    kind: str
+
+
+class AssetLinkIn(Schema):
+    asset: int
+
+
+class MergeIn(Schema):
+    into: int = Field(description="The ticket that survives.")
+
+
+class RelateIn(Schema):
+    ticket: int
+
+
+class IncidentIn(Schema):
+    incident: int
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _fresh(ticket: Ticket) -> Ticket:
+    return Ticket.objects.prefetch_related(
+        "watchers", "assets", "related", "incidents", "problems", "children"
+    ).get(pk=ticket.pk)
+
+
+def _contact(org: Organization, pk: int | None) -> Contact | None:
+    if pk is None:
+        return None
+    contact = Contact.objects.for_org(org).filter(pk=pk).first()
+    if contact is None:
+        raise ValidationError({"requester": f"There is no contact {pk} in this organisation."})
+    return contact
+
+
+def _team(pk: int | None) -> Team | None:
+    if pk is None:
+        return None
+    team = Team.objects.filter(pk=pk).first()
+    if team is None:
+        raise ValidationError({"team": f"There is no team {pk}."})
+    return team
+
+
+def _user(field: str, pk: int | None) -> User | None:
+    if pk is None:
+        return None
+    user = User.objects.filter(pk=pk).first()
+    if user is None:
+        raise ValidationError({field: f"There is no user {pk}."})
+    return user
+
+
+def _users(pks: list[int]) -> list[User]:
+    users = list(User.objects.filter(pk__in=set(pks)))
+    if len(users) != len(set(pks)):
+        raise ValidationError({"watchers": "A watcher is not a user."})
+    return users
+
+
+def _assets(org: Organization, pks: list[int]) -> list[Asset]:
+    assets = list(Asset.objects.for_org(org).filter(pk__in=set(pks)))
+    if len(assets) != len(set(pks)):
+        raise ValidationError({"assets": "An asset is not one of this organisation's."})
+    return assets
+
+
+def _visible_ticket(user: User, field: str, pk: int) -> Ticket:
+    """A ticket named in a body: one the user can see, else a field error."""
+    ticket = tickets_for(user).filter(pk=pk).first()
+    if ticket is None:
+        raise ValidationError({field: f"There is no ticket {pk} you can see."})
+    return ticket
+
+
+def _number_in(text: str) -> int | None:
+    raw = text.strip().upper().removeprefix(REFERENCE_PREFIX)
+    # isascii: str.isdigit() accepts characters such as "²" that int() refuses.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+
+
+# --- tickets ---------------------------------------------------------------------------------
+
+
+@router.get("/tickets", response=responses(CursorPage[TicketOut]))
+def list_tickets(
+    request: HttpRequest, filters: Query[TicketFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    user = current_user(request)
+    org = optional_organization(request, filters.organization)
+    queryset = tickets_for(user)
+    if org is not None:
+        queryset = queryset.for_org(org)
+    for field in ("type", "status", "priority", "source"):
+        if (value := getattr(filters, field)) is not None:
+            queryset = queryset.filter(**{field: value})
+    for field in ("assignee", "team", "requester"):
+        if (value := getattr(filters, field)) is not None:
+            queryset = queryset.filter(**{f"{field}_id": value})
+    if filters.q:
+        match = Q(subject__icontains=filters.q.strip())
+        if (number := _number_in(filters.q)) is not None:
+            match |= Q(number=number)
+        queryset = queryset.filter(match)
+    return paginated(queryset, page, order=("-updated_at", "-id"))
+
+
+@router.post("/tickets", response=responses(TicketDetail, 201))
+def create_ticket(request: HttpRequest, body: TicketIn) -> HttpStatus[Ticket]:
+    require_write(request)
+    user = current_user(request)
+    org = organization_param(request, body.organization)
+    require(user, DeskCapability.OPEN)
+    fields = body.model_dump(exclude={"organization"}, exclude_unset=True)
+    requester = _contact(org, body.requester)
+    if not is_staff(user):
+        for field in CUSTOMER_REFUSED:
+            if fields.get(field):
+                raise PermissionDenied(f"Your role may not set {field}.")
+        if body.type == TicketType.PROBLEM:
+            raise PermissionDenied("Your role may not open problem tickets.")
+        if user.role == Role.END_USER:
+            if requester is not None and requester.pk != user.contact_id:
+                raise ValidationError({"requester": "You can only open tickets for yourself."})
+            requester = user.contact
+    ticket = services.create_ticket(
+        org,
+        actor=user,
+        subject=body.subject,
+        description=body.description,
+        type=body.type,
+        impact=body.impact,
+        urgency=body.urgency,
+        requester=requester,
+        category=body.category,
+        team=_team(body.team),
+        assignee=_user("assignee", body.assignee),
+        tags=body.tags,
+        source=body.source or Source.API,
+        watchers=_users(body.watchers),
+        assets=_assets(org, body.assets),
+    )
+    return HttpStatus(201, _fresh(ticket))
+
+
+@router.get("/tickets/{ticket_id}", response=responses(TicketDetail))
+def get_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
+    return _fresh(get_ticket_for(current_user(request), ticket_id))
+
+
+@router.patch("/tickets/{ticket_id}", response=responses(TicketDetail))
+def update_ticket(request: HttpRequest, ticket_id: int, body: TicketPatch) -> Ticket:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field not in NULLABLE:
+            raise ValidationError({field: "This field cannot be null."})
+    org = ticket.organization
+    parent_given = "parent" in changes
+    parent_id = changes.pop("parent", None)
+    parent = None if parent_id is None else _visible_ticket(user, "parent", parent_id)
+    if "requester" in changes:
+        changes["requester"] = _contact(org, changes["requester"])
+    if "team" in changes:
+        changes["team"] = _team(changes["team"])
+    if "assignee" in changes:
+        changes["assignee"] = _user("assignee", changes["assignee"])
+    if "watchers" in changes:
+        changes["watchers"] = _users(changes["watchers"])
+    # One PATCH is all or nothing: a refused field must not leave the new parent behind.
+    with transaction.atomic():
+        if parent_given:
+            services.set_parent(ticket, parent, actor=user)
+        if changes:
+            services.update_ticket(ticket, actor=user, **changes)
+    return _fresh(ticket)
+
+
+@router.post("/tickets/{ticket_id}/transitions", response=responses(TicketDetail))
+def transition_ticket(request: HttpRequest, ticket_id: int, body: TransitionIn) -> Ticket:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    services.transition(ticket, body.status, actor=user)
+    return _fresh(ticket)
+
+
+@router.post("/tickets/{ticket_id}/merge", response=responses(TicketDetail))
+def merge_ticket(request: HttpRequest, ticket_id: int, body: MergeIn) -> Ticket:
+    require_write(request)
+    user = current_user(request)
+    duplicate = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    into = _visible_ticket(user, "into", body.into)
+    return _fresh(services.merge_tickets(duplicate, into=into, actor=user))
+
+
+@router.post("/tickets/{ticket_id}/related", response=responses(TicketDetail))
+def relate_ticket(request: HttpRequest, ticket_id: int, body: RelateIn) -> Ticket:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    services.relate(ticket, _visible_ticket(user, "ticket", body.ticket), actor=user)
+    return _fresh(ticket)
+
+
+@router.post("/tickets/{ticket_id}/incidents", response=responses(TicketDetail))
+def link_incident(request: HttpRequest, ticket_id: int, body: IncidentIn) -> Ticket:
+    require_write(request)
+    user = current_user(request)
+    problem = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    incident = _visible_ticket(user, "incident", body.incident)
+    services.link_incident(problem, incident, actor=user)
+    return _fresh(problem)
+
+
+# --- conversation ----------------------------------------------------------------------------
+
+
+@router.get("/tickets/{ticket_id}/replies", response=responses(CursorPage[ReplyOut]))
+def list_replies(request: HttpRequest, ticket_id: int, page: Query[PageParams]) -> dict[str, Any]:
+    """Public replies; provider staff also get internal notes, marked ``internal``."""
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    return paginated(replies_for(user, ticket), page, order=("created_at", "id"))
+
+
+@router.post("/tickets/{ticket_id}/replies", response=responses(ReplyOut, 201))
+def create_reply(request: HttpRequest, ticket_id: int, body: ReplyIn) -> HttpStatus[Reply]:
+    require_write(request)
+    user = current_user(request)
+    needed = DeskCapability.WORK if body.internal else DeskCapability.OPEN
+    ticket = get_ticket_for(user, ticket_id, capability=needed)
+    reply = services.add_reply(ticket, actor=user, body=body.body, internal=body.internal)
+    return HttpStatus(201, reply)
+
+
+@router.get("/tickets/{ticket_id}/notes", response=responses(CursorPage[ReplyOut]))
+def list_notes(request: HttpRequest, ticket_id: int, page: Query[PageParams]) -> dict[str, Any]:
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    if not sees_internal(user):
+        raise PermissionDenied("Internal notes are for provider staff.")
+    notes = Reply.objects.filter(ticket=ticket, is_internal=True)
+    return paginated(notes, page, order=("created_at", "id"))
+
+
+@router.post("/tickets/{ticket_id}/notes", response=responses(ReplyOut, 201))
+def create_note(request: HttpRequest, ticket_id: int, body: NoteIn) -> HttpStatus[Reply]:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    return HttpStatus(201, services.add_reply(ticket, actor=user, body=body.body, internal=True))
+
+
+@router.get("/tickets/{ticket_id}/time-entries", response=responses(CursorPage[TimeEntryOut]))
+def list_time_entries(
+    request: HttpRequest, ticket_id: int, page: Query[PageParams]
+) -> dict[str, Any]:
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    if not sees_internal(user):
+        raise PermissionDenied("Time entries are for provider staff.")
+    entries = TimeEntry.objects.filter(ticket=ticket)
+    return paginated(entries, page, order=("date", "id"))
+
+
+@router.post("/tickets/{ticket_id}/time-entries", response=responses(TimeEntryOut, 201))
+def create_time_entry(
+    request: HttpRequest, ticket_id: int, body: TimeEntryIn
+) -> HttpStatus[TimeEntry]:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    entry = services.log_time(
+        ticket,
+        actor=user,
+        minutes=body.minutes,
+        activity=body.activity,
+        billable=body.billable,
+        note=body.note,
+        date=body.date,
+    )
+    return HttpStatus(201, entry)
+
+
+@router.get("/tickets/{ticket_id}/events", response=responses(CursorPage[EventOut]))
+def list_events(request: HttpRequest, ticket_id: int, page: Query[PageParams]) -> dict[str, Any]:
+    """The timeline, oldest first; customers do not see internal entries."""
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    events: Any = events_for(user, ticket)
+    return paginated(events, page, order=("at", "id"))
+
+
+# --- assets ----------------------------------------------------------------------------------
+
+
+@router.get("/tickets/{ticket_id}/assets", response=responses(list[LinkedAssetOut]))
+def list_ticket_assets(request: HttpRequest, ticket_id: int) -> list[Asset]:
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    tenancy_access.require(user, Capability.VIEW_CMDB)
+    # A ticket links a handful of assets, so the list is not paginated.
+    return list(ticket.assets.order_by("name", "id"))
+
+
+@router.post("/tickets/{ticket_id}/assets", response=responses(list[LinkedAssetOut], 201))
+def link_ticket_asset(
+    request: HttpRequest, ticket_id: int, body: AssetLinkIn
+) -> HttpStatus[list[Asset]]:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    asset = _assets(ticket.organization, [body.asset])[0]
+    services.link_asset(ticket, asset, actor=user)
+    return HttpStatus(201, list(ticket.assets.order_by("name", "id")))
+
+
+@router.delete("/tickets/{ticket_id}/assets/{asset_id}", response=responses(None, 204))
+def unlink_ticket_asset(request: HttpRequest, ticket_id: int, asset_id: int) -> HttpStatus[None]:
+    require_write(request)
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+    asset = ticket.assets.filter(pk=asset_id).first()
+    if asset is None:
+        raise Http404("The asset is not linked to this ticket.")
+    services.unlink_asset(ticket, asset, actor=user)
+    return HttpStatus(204, None)

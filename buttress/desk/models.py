@@ -1,0 +1,314 @@
+"""Tickets, their replies, time entries and the one timeline every change is written to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from buttress.lib.timeutil import now
+from buttress.tenancy.models import OrgScopedQuerySet
+
+REFERENCE_PREFIX = "T-"
+# The first number handed out; numbers below it look like typos in a subject line.
+FIRST_NUMBER = 10001
+
+
+class TicketType(models.TextChoices):
+    INCIDENT = "incident", "Incident"
+    SERVICE_REQUEST = "service_request", "Service request"
+    PROBLEM = "problem", "Problem"
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer", "Waiting on customer"
+    WAITING_ON_THIRD_PARTY = "waiting_on_third_party", "Waiting on third party"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+_WORKING = (
+    Status.OPEN,
+    Status.IN_PROGRESS,
+    Status.WAITING_ON_CUSTOMER,
+    Status.WAITING_ON_THIRD_PARTY,
+)
+
+# from -> the statuses it may move to. A resolved or closed ticket only comes back by a reopen
+# (to open), so "resolved" is a real end state that the resolution clock can trust.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({*_WORKING, Status.RESOLVED, Status.CLOSED}),
+    **{
+        status: frozenset({*_WORKING, Status.RESOLVED, Status.CLOSED} - {status})
+        for status in _WORKING
+    },
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+}
+DONE_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
+DEFAULT_PAUSING_STATUSES = frozenset({Status.WAITING_ON_CUSTOMER, Status.WAITING_ON_THIRD_PARTY})
+
+
+def pausing_statuses() -> frozenset[str]:
+    """Statuses in which SLA clocks stop (setting ``DESK_PAUSING_STATUSES``)."""
+    configured = getattr(settings, "DESK_PAUSING_STATUSES", None)
+    if configured is None:
+        return DEFAULT_PAUSING_STATUSES
+    return frozenset(str(s) for s in configured)
+
+
+class Level(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", "P1 - critical"
+    P2 = "P2", "P2 - high"
+    P3 = "P3", "P3 - medium"
+    P4 = "P4", "P4 - low"
+
+
+# impact x urgency -> priority, used for every pair without a PriorityRule row.
+DEFAULT_MATRIX: dict[tuple[str, str], str] = {
+    (Level.HIGH, Level.HIGH): Priority.P1,
+    (Level.HIGH, Level.MEDIUM): Priority.P2,
+    (Level.MEDIUM, Level.HIGH): Priority.P2,
+    (Level.HIGH, Level.LOW): Priority.P3,
+    (Level.MEDIUM, Level.MEDIUM): Priority.P3,
+    (Level.LOW, Level.HIGH): Priority.P3,
+    (Level.MEDIUM, Level.LOW): Priority.P4,
+    (Level.LOW, Level.MEDIUM): Priority.P4,
+    (Level.LOW, Level.LOW): Priority.P4,
+}
+
+
+class Source(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    EMAIL = "email", "Email"
+    API = "api", "API"
+    PHONE = "phone", "Phone"
+    MONITORING = "monitoring", "Monitoring"
+    ALERT = "alert", "Alert"
+
+
+class PriorityRule(models.Model):
+    """An installation's override of one cell of :data:`DEFAULT_MATRIX`."""
+
+    impact = models.CharField(max_length=8, choices=Level.choices)
+    urgency = models.CharField(max_length=8, choices=Level.choices)
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+
+    class Meta:
+        ordering = ["impact", "urgency"]
+        constraints = [
+            models.UniqueConstraint(fields=["impact", "urgency"], name="priority_rule_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.impact} x {self.urgency} -> {self.priority}"
+
+
+class TicketCounter(models.Model):
+    """One row holding the last ticket number issued; bumped inside the creating transaction."""
+
+    last = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return f"last ticket number {self.last}"
+
+
+class TicketQuerySet(OrgScopedQuerySet["Ticket"]):
+    def open(self) -> TicketQuerySet:
+        return self.exclude(status__in=DONE_STATUSES)
+
+
+class Ticket(models.Model):
+    number = models.PositiveBigIntegerField(unique=True)
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="tickets"
+    )
+    requester = models.ForeignKey(
+        "tenancy.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        help_text="Empty for tickets raised by monitoring or alerts.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    subject = models.CharField(max_length=250)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=16, choices=TicketType.choices, default=TicketType.INCIDENT)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.NEW)
+    impact = models.CharField(max_length=8, choices=Level.choices, default=Level.MEDIUM)
+    urgency = models.CharField(max_length=8, choices=Level.choices, default=Level.MEDIUM)
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P3)
+    category = models.CharField(max_length=120, blank=True)
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    assets = models.ManyToManyField("assets.Asset", blank=True, related_name="tickets")
+    tags = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watched_tickets"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    related = models.ManyToManyField("self", blank=True, symmetrical=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
+    # Problem management: a problem explains incidents.
+    incidents = models.ManyToManyField(
+        "self", blank=True, symmetrical=False, related_name="problems"
+    )
+    root_cause = models.TextField(blank=True)
+    workaround = models.TextField(blank=True)
+    known_error = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopened_count = models.PositiveIntegerField(default=0)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # Queues page by (-updated_at, -id), narrowed by one of these first.
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated_idx"),
+            models.Index(
+                fields=["organization", "status", "-updated_at", "-id"], name="ticket_org_idx"
+            ),
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_idx"),
+            models.Index(fields=["priority", "status", "-updated_at"], name="ticket_priority_idx"),
+            models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee_idx"),
+            models.Index(fields=["team", "status", "-updated_at"], name="ticket_team_idx"),
+            models.Index(fields=["requester", "-updated_at"], name="ticket_requester_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        return f"{REFERENCE_PREFIX}{self.number}"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status in pausing_statuses()
+
+
+class Reply(models.Model):
+    """A public reply or, with ``is_internal``, a note only provider staff can read."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_contact = models.ForeignKey(
+        "tenancy.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    is_internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at", "id"], name="reply_ticket_idx")]
+
+    def __str__(self) -> str:
+        kind = "note" if self.is_internal else "reply"
+        return f"{kind} #{self.pk} on ticket #{self.ticket_id}"
+
+
+class Activity(models.TextChoices):
+    REMOTE = "remote", "Remote support"
+    ONSITE = "onsite", "On site"
+    TRAVEL = "travel", "Travel"
+    RESEARCH = "research", "Research"
+    ADMIN = "admin", "Administration"
+
+
+class TimeEntry(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="time_entries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    minutes = models.PositiveIntegerField()
+    activity = models.CharField(max_length=16, choices=Activity.choices, default=Activity.REMOTE)
+    billable = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True)
+    date = models.DateField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["date", "id"]
+        indexes = [models.Index(fields=["ticket", "date", "id"], name="time_ticket_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(minutes__gte=1, minutes__lte=1440), name="time_entry_minutes"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minutes} min on ticket #{self.ticket_id}"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    FIELD_CHANGED = "field_changed", "Field changed"
+    ASSIGNED = "assigned", "Assigned"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    REOPENED = "reopened", "Reopened"
+    REPLIED = "replied", "Replied"
+    NOTE_ADDED = "note_added", "Internal note"
+    TIME_LOGGED = "time_logged", "Time logged"
+    ASSET_LINKED = "asset_linked", "Asset linked"
+    ASSET_UNLINKED = "asset_unlinked", "Asset unlinked"
+    PARENT_SET = "parent_set", "Parent set"
+    RELATED = "related", "Related"
+    INCIDENT_LINKED = "incident_linked", "Incident linked"
+    MERGED_INTO = "merged_into", "Merged into"
+    MERGED_FROM = "merged_from", "Merged from"
+
+
+class TicketEvent(models.Model):
+    """One entry of a ticket's timeline. ``is_internal`` entries are hidden from customers."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=now)
+    detail = models.JSONField(default=dict, blank=True)
+    is_internal = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at", "id"], name="event_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on ticket #{self.ticket_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,345 @@
+"""Opening tickets, editing their fields and moving them through their statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from buttress.accounts.models import STAFF_ROLES, Role, Team, User
+from buttress.assets.models import Asset
+from buttress.audit import services as audit
+from buttress.desk.models import (
+    DONE_STATUSES,
+    FIRST_NUMBER,
+    TRANSITIONS,
+    EventKind,
+    Level,
+    Source,
+    Status,
+    Ticket,
+    TicketCounter,
+    TicketType,
+    pausing_statuses,
+)
+from buttress.desk.services.priority import priority_for
+from buttress.desk.services.timeline import check_not_merged, record_event
+from buttress.lib.timeutil import now
+from buttress.tenancy.models import Contact, Organization
+
+# What the audit log and the timeline show of a ticket.
+TICKET_FIELDS = (
+    "subject",
+    "description",
+    "type",
+    "impact",
+    "urgency",
+    "priority",
+    "category",
+    "team",
+    "assignee",
+    "requester",
+    "tags",
+    "source",
+    "root_cause",
+    "workaround",
+    "known_error",
+    "watchers",
+)
+EDITABLE_FIELDS = frozenset(TICKET_FIELDS) - {"priority"}
+ASSIGNMENT_FIELDS = frozenset({"team", "assignee"})
+WORKER_ROLES = frozenset({Role.ADMIN, Role.AGENT})
+MAX_TAGS = 30
+MAX_TAG_LENGTH = 64
+
+
+def next_number() -> int:
+    """The next ticket number; call inside the transaction that saves the ticket.
+
+    The UPDATE locks the counter row until that transaction ends, so two concurrent creates
+    are serialised on it and never share a number (SQLite serialises all writers anyway).
+    """
+    if not TicketCounter.objects.filter(pk=1).update(last=F("last") + 1):
+        try:
+            with transaction.atomic():
+                TicketCounter.objects.create(pk=1, last=FIRST_NUMBER)
+            return FIRST_NUMBER
+        except IntegrityError:
+            # Another transaction created the row first; take the next number after it.
+            TicketCounter.objects.filter(pk=1).update(last=F("last") + 1)
+    return TicketCounter.objects.values_list("last", flat=True).get(pk=1)
+
+
+def normalise_tags(tags: Iterable[Any]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        text = str(tag).strip().lower()
+        if not text:
+            continue
+        if len(text) > MAX_TAG_LENGTH:
+            raise ValidationError({"tags": f"Tag {text[:20]!r}… is longer than 64 characters."})
+        if text not in cleaned:
+            cleaned.append(text)
+    if len(cleaned) > MAX_TAGS:
+        raise ValidationError({"tags": f"At most {MAX_TAGS} tags per ticket."})
+    return sorted(cleaned)
+
+
+def _sees_org(user: User, organization_id: int) -> bool:
+    if user.role in STAFF_ROLES:
+        limited = list(user.limited_to.values_list("pk", flat=True))
+        return not limited or organization_id in limited
+    return user.organization_id == organization_id
+
+
+def _check_assignee(organization_id: int, assignee: User | None) -> None:
+    if assignee is None:
+        return
+    if (
+        assignee.role not in WORKER_ROLES
+        or not assignee.is_active
+        or not _sees_org(assignee, organization_id)
+    ):
+        raise ValidationError(
+            {"assignee": "The assignee must be an active agent or admin who sees the organisation."}
+        )
+
+
+def _check_requester(organization_id: int, requester: Contact | None) -> None:
+    if requester is not None and requester.organization_id != organization_id:
+        raise ValidationError({"requester": "The requester belongs to another organisation."})
+
+
+def _check_watchers(organization_id: int, watchers: Iterable[User]) -> list[User]:
+    users = list(watchers)
+    for user in users:
+        if not user.is_active or not _sees_org(user, organization_id):
+            raise ValidationError(
+                {"watchers": f"{user.email} cannot see this organisation's tickets."}
+            )
+    return users
+
+
+def _check_choice(field: str, value: Any, choices: list[str]) -> None:
+    if value not in choices:
+        raise ValidationError({field: f"Must be one of {', '.join(choices)}."})
+
+
+def _event_value(ticket: Ticket, field: str) -> Any:
+    """A field as the timeline stores it: ids for related rows, so history can be replayed."""
+    if field == "watchers":
+        return sorted(ticket.watchers.values_list("pk", flat=True))
+    if field in ("team", "assignee", "requester"):
+        value: Any = getattr(ticket, f"{field}_id")
+        return value
+    return getattr(ticket, field)
+
+
+@transaction.atomic
+def create_ticket(
+    organization: Organization,
+    *,
+    actor: User | None,
+    subject: str,
+    description: str = "",
+    type: str = TicketType.INCIDENT,
+    impact: str = Level.MEDIUM,
+    urgency: str = Level.MEDIUM,
+    requester: Contact | None = None,
+    category: str = "",
+    team: Team | None = None,
+    assignee: User | None = None,
+    tags: Iterable[str] = (),
+    source: str = Source.API,
+    watchers: Iterable[User] = (),
+    assets: Iterable[Asset] = (),
+    at: datetime | None = None,
+) -> Ticket:
+    at = at or now()
+    _check_choice("type", type, TicketType.values)
+    _check_choice("source", source, Source.values)
+    _check_requester(organization.pk, requester)
+    _check_assignee(organization.pk, assignee)
+    watcher_list = _check_watchers(organization.pk, watchers)
+    asset_list = list(assets)
+    if any(asset.organization_id != organization.pk for asset in asset_list):
+        raise ValidationError({"assets": "An asset belongs to another organisation."})
+    ticket = Ticket(
+        organization=organization,
+        requester=requester,
+        created_by=actor if actor is not None and actor.pk else None,
+        subject=subject.strip(),
+        description=description,
+        type=type,
+        impact=impact,
+        urgency=urgency,
+        priority=priority_for(impact, urgency),
+        category=category.strip(),
+        team=team,
+        assignee=assignee,
+        tags=normalise_tags(tags),
+        source=source,
+        created_at=at,
+        updated_at=at,
+    )
+    ticket.number = 0  # a placeholder so that full_clean passes; replaced below
+    ticket.full_clean(exclude=["number"], validate_unique=False)
+    ticket.number = next_number()
+    ticket.save()
+    if watcher_list:
+        ticket.watchers.set(watcher_list)
+    if asset_list:
+        ticket.assets.set(asset_list)
+    audit.record_create(ticket, actor=actor, organization=organization, fields=TICKET_FIELDS)
+    record_event(
+        ticket,
+        EventKind.CREATED,
+        actor=actor,
+        at=at,
+        detail={
+            "number": ticket.number,
+            "status": ticket.status,
+            "type": ticket.type,
+            "priority": ticket.priority,
+            "impact": ticket.impact,
+            "urgency": ticket.urgency,
+            "source": ticket.source,
+            "requester": ticket.requester_id,
+            "team": ticket.team_id,
+            "assignee": ticket.assignee_id,
+            "pauses": ticket.is_paused,
+        },
+    )
+    return ticket
+
+
+@transaction.atomic
+def update_ticket(
+    ticket: Ticket, *, actor: User | None, at: datetime | None = None, **changes: Any
+) -> Ticket:
+    """Change fields; priority follows impact and urgency. Status changes go through
+    :func:`transition`, the parent through :func:`set_parent`."""
+    at = at or now()
+    for field in changes:
+        if field not in EDITABLE_FIELDS:
+            raise ValidationError({field: "This field cannot be changed here."})
+    check_not_merged(ticket)
+    before_audit = audit.snapshot(ticket, TICKET_FIELDS)
+    before = {field: _event_value(ticket, field) for field in TICKET_FIELDS}
+    watchers = changes.pop("watchers", None)
+    if "tags" in changes:
+        changes["tags"] = normalise_tags(changes["tags"] or ())
+    for field in ("subject", "category"):
+        if field in changes:
+            changes[field] = str(changes[field]).strip()
+    for field, value in changes.items():
+        setattr(ticket, field, value)
+    _check_choice("type", ticket.type, TicketType.values)
+    _check_choice("source", ticket.source, Source.values)
+    ticket.priority = priority_for(ticket.impact, ticket.urgency)
+    _check_requester(ticket.organization_id, ticket.requester)
+    _check_assignee(ticket.organization_id, ticket.assignee)
+    ticket.full_clean(validate_unique=False, validate_constraints=False)
+    ticket.updated_at = at
+    ticket.save()
+    if watchers is not None:
+        ticket.watchers.set(_check_watchers(ticket.organization_id, watchers))
+    for field in TICKET_FIELDS:
+        after = _event_value(ticket, field)
+        if after == before[field]:
+            continue
+        kind = EventKind.ASSIGNED if field in ASSIGNMENT_FIELDS else EventKind.FIELD_CHANGED
+        record_event(
+            ticket,
+            kind,
+            actor=actor,
+            at=at,
+            detail={"field": field, "before": before[field], "after": after},
+        )
+    audit.record_update(
+        ticket,
+        actor=actor,
+        organization=ticket.organization,
+        before=before_audit,
+        fields=TICKET_FIELDS,
+    )
+    return ticket
+
+
+def allowed_transitions(ticket: Ticket) -> list[str]:
+    if ticket.merged_into_id is not None:
+        return []
+    return [s for s in Status.values if s in TRANSITIONS[ticket.status]]
+
+
+@transaction.atomic
+def transition(
+    ticket: Ticket,
+    to_status: str,
+    *,
+    actor: User | None,
+    at: datetime | None = None,
+    merged: bool = False,
+) -> Ticket:
+    """Move the ticket to ``to_status`` if the transition table allows it.
+
+    Resolving stamps ``resolved_at``; closing stamps ``closed_at`` (and ``resolved_at`` if the
+    ticket was never resolved); a reopen (resolved or closed -> open) clears both and counts.
+    """
+    at = at or now()
+    _check_choice("status", to_status, Status.values)
+    if not merged:
+        check_not_merged(ticket)
+    current = ticket.status
+    if to_status == current:
+        raise ValidationError({"status": f"The ticket is already {current}."})
+    if to_status not in TRANSITIONS[current]:
+        allowed = ", ".join(s for s in Status.values if s in TRANSITIONS[current])
+        raise ValidationError(
+            {"status": f"A {current} ticket cannot move to {to_status}; it may move to {allowed}."}
+        )
+    reopen = current in DONE_STATUSES and to_status == Status.OPEN
+    ticket.status = to_status
+    fields = ["status", "updated_at"]
+    if to_status == Status.RESOLVED:
+        ticket.resolved_at = at
+        fields.append("resolved_at")
+    elif to_status == Status.CLOSED:
+        ticket.closed_at = at
+        ticket.resolved_at = ticket.resolved_at or at
+        fields += ["closed_at", "resolved_at"]
+    elif reopen:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        ticket.reopened_count += 1
+        fields += ["resolved_at", "closed_at", "reopened_count"]
+    ticket.updated_at = at
+    ticket.save(update_fields=fields)
+    detail: dict[str, Any] = {
+        "from": current,
+        "to": to_status,
+        "pauses": to_status in pausing_statuses(),
+    }
+    if reopen:
+        detail["reopened_count"] = ticket.reopened_count
+    if merged:
+        detail["merged"] = True
+    record_event(
+        ticket,
+        EventKind.REOPENED if reopen else EventKind.STATUS_CHANGED,
+        actor=actor,
+        at=at,
+        detail=detail,
+    )
+    audit.record(
+        ticket,
+        actor=actor,
+        action="update",
+        organization=ticket.organization,
+        changes={"status": [current, to_status]},
+    )
+    return ticket
