@@ -10,4 +10,5 @@ urlpatterns: list[object] = [
     path("orgs/", include("buttress.tenancy.urls")),
     path("assets/", include("buttress.assets.urls")),
     path("audit/", include("buttress.audit.urls")),
+    path("tickets/", include("buttress.desk.urls")),
 ]

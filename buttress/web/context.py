@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.urls import NoReverseMatch, reverse
 
 from buttress.accounts.models import Role, User
+from buttress.desk.access import is_staff as is_desk_staff
 from buttress.tenancy.access import Capability, can, organizations_for
 from buttress.web.orgfilter import selected_organization
 
@@ -76,6 +77,7 @@ class Navigation:
                     "tenancy:org_list",
                     staff or customer_admin,
                 ),
+                ("Tickets", "desk:list", is_desk_staff(user)),
                 ("Assets", "assets:list", can(user, Capability.VIEW_CMDB)),
                 ("Audit log", "audit:list", can(user, Capability.VIEW_AUDIT)),
                 ("Users", "accounts:users", can(user, Capability.MANAGE_USERS)),

@@ -15,12 +15,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
+from buttress.desk import services as desk_services
 from buttress.tenancy.models import Organization
 from buttress.testing.factories import AssetFactory, ContactFactory, SiteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-UI_NAMESPACES = {"web", "tenancy", "assets", "audit"}
+UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk"}
 
 
 def _patterns(
@@ -53,7 +54,10 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     relation = asset_services.relate_assets(web, actor=None, kind="depends_on", target=db)
     site = SiteFactory.create(organization=org)
     contact = ContactFactory.create(organization=org)
+    ticket = desk_services.create_ticket(org, actor=None, subject="Printer jammed", assets=[web])
     return {
+        # A ticket page's ``pk`` names a ticket, not an asset.
+        "desk:pk": lambda: ticket.pk,
         "slug": lambda: org.slug,
         "pk": lambda: web.pk,
         "site_id": lambda: site.pk,
@@ -79,6 +83,9 @@ def test_the_walk_covers_the_object_pages():
         "tenancy:site_edit",
         "assets:detail",
         "assets:relation_delete",
+        "desk:detail",
+        "desk:reply",
+        "desk:transition",
     } <= names
 
 
@@ -88,12 +95,16 @@ def test_every_object_page_is_not_found_for_another_organisation(
     client.force_login(outsider)
     answers = {}
     for name, params in ui_patterns_with_parameters():
-        unknown = [p for p in params if p not in objects_of]
+        namespace = name.partition(":")[0]
+        fills = {p: objects_of.get(f"{namespace}:{p}", objects_of.get(p)) for p in params}
+        unknown = [p for p, fill in fills.items() if fill is None]
         if unknown:
             pytest.fail(f"{name} has parameters {unknown} this test does not know how to fill")
-        url = reverse(name, kwargs={p: objects_of[p]() for p in params})
+        url = reverse(name, kwargs={p: fill() for p, fill in fills.items() if fill is not None})
         answers[f"GET {url}"] = client.get(url).status_code
-        answers[f"POST {url}"] = client.post(url, {"name": "x", "target": "db01"}).status_code
+        answers[f"POST {url}"] = client.post(
+            url, {"name": "x", "target": "db01", "body": "x", "status": "open"}
+        ).status_code
 
     assert answers
     assert {request: code for request, code in answers.items() if code != 404} == {}

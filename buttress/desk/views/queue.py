@@ -1,0 +1,183 @@
+"""The queue: filtered, sorted, keyset-paged tickets, and bulk actions on the ticked ones."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from buttress.accounts.models import Team
+from buttress.desk import services
+from buttress.desk.access import DeskCapability, can, require, tickets_for
+from buttress.desk.forms import (
+    ME,
+    NUMBER_RE,
+    OPEN,
+    ORDERS,
+    UNASSIGNED,
+    BulkForm,
+    QueueFilterForm,
+    workers,
+)
+from buttress.desk.models import DONE_STATUSES, Ticket, TicketQuerySet
+from buttress.desk.views.common import workspace_user
+from buttress.lib.pagination import InvalidCursor, Page, paginate
+from buttress.tenancy.access import organizations_for
+from buttress.web.htmx import is_htmx, vary_on_htmx
+from buttress.web.orgfilter import selected_organization
+
+if TYPE_CHECKING:
+    from buttress.accounts.models import User
+
+PAGE_SIZE = 50
+# Bulk actions work on one page of tickets at most.
+BULK_LIMIT = 200
+
+
+def _filters(request: HttpRequest, user: User) -> tuple[QueueFilterForm, TicketQuerySet, QueryDict]:
+    organizations = list(organizations_for(user).only("id", "name"))
+    data = request.GET.copy()
+    data.pop("cursor", None)
+    if len(organizations) == 1:
+        data["org"] = str(organizations[0].pk)
+    elif "org" not in data and (default := selected_organization(request)) is not None:
+        # The header's organisation is a default; an explicit "All organisations" wins.
+        data["org"] = str(default.pk)
+    if "status" not in data:
+        data["status"] = OPEN
+    form = QueueFilterForm(
+        data,
+        organizations=organizations,
+        teams=list(Team.objects.only("id", "name").order_by("name")),
+        assignees=list(workers().only("id", "full_name", "email")),
+    )
+    form.is_valid()
+    # An invalid filter is reported on the form and left out; the valid ones still apply.
+    cleaned = form.cleaned_data
+    tickets = tickets_for(user)
+    if org := cleaned.get("org"):
+        tickets = tickets.for_org(org)
+    status = cleaned.get("status")
+    if status == OPEN:
+        tickets = tickets.exclude(status__in=DONE_STATUSES)
+    elif status:
+        tickets = tickets.filter(status=status)
+    for field in ("priority", "type", "source"):
+        if value := cleaned.get(field):
+            tickets = tickets.filter(**{field: value})
+    if team := cleaned.get("team"):
+        tickets = tickets.filter(team_id=team)
+    assignee = cleaned.get("assignee")
+    if assignee == ME:
+        tickets = tickets.filter(assignee_id=user.pk)
+    elif assignee == UNASSIGNED:
+        tickets = tickets.filter(assignee__isnull=True)
+    elif assignee:
+        tickets = tickets.filter(assignee_id=int(assignee))
+    if tag := cleaned.get("tag"):
+        # Tags are stored as a JSON list of lower-case words; the quotes make it a whole tag.
+        tickets = tickets.filter(tags__icontains=f'"{tag}"')
+    if text := cleaned.get("q"):
+        if match := NUMBER_RE.match(text):
+            tickets = tickets.filter(number=int(match.group(1)))
+        else:
+            tickets = tickets.filter(subject__icontains=text)
+    return form, tickets, data
+
+
+def _page(tickets: TicketQuerySet, order: tuple[str, ...], cursor: str | None) -> Page[Ticket]:
+    rows = tickets.select_related("organization", "requester", "assignee", "team").only(
+        "id",
+        "number",
+        "subject",
+        "status",
+        "priority",
+        "type",
+        "tags",
+        "updated_at",
+        "created_at",
+        "organization__name",
+        "requester__name",
+        "assignee__full_name",
+        "assignee__email",
+        "team__name",
+    )
+    return paginate(rows, order=order, cursor=cursor, limit=PAGE_SIZE)
+
+
+@login_required
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    user = workspace_user(request)
+    form, tickets, query = _filters(request, user)
+    order = ORDERS.get(form.cleaned_data.get("sort") or "updated", ORDERS["updated"])
+    try:
+        page = _page(tickets, order, request.GET.get("cursor") or None)
+    except InvalidCursor:
+        messages.warning(request, "That page link is no longer valid; showing the first page.")
+        page = _page(tickets, order, None)
+    can_work = can(user, DeskCapability.WORK)
+    context: dict[str, Any] = {
+        "form": form,
+        "page": page,
+        "query": query,
+        "show_org": not form.cleaned_data.get("org"),
+        "can_work": can_work,
+        "bulk": BulkForm(initial={"next": f"?{query.urlencode()}"}) if can_work else None,
+        "htmx": is_htmx(request),
+    }
+    template = "desk/list.html#results" if is_htmx(request) else "desk/list.html"
+    return vary_on_htmx(render(request, template, context))
+
+
+def _apply(action: str, ticket: Ticket, user: User, cleaned: dict[str, Any]) -> None:
+    if action == "assign_me":
+        services.update_ticket(ticket, actor=user, assignee=user)
+    elif action == "assign":
+        services.update_ticket(ticket, actor=user, assignee=cleaned["assignee"])
+    elif action == "team":
+        services.update_ticket(ticket, actor=user, team=cleaned["team"])
+    elif action == "status":
+        services.transition(ticket, cleaned["status"], actor=user)
+
+
+@login_required
+def ticket_bulk(request: HttpRequest) -> HttpResponse:
+    user = workspace_user(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    require(user, DeskCapability.WORK)
+    form = BulkForm(request.POST)
+    back = reverse("desk:list")
+    nxt = request.POST.get("next", "")
+    if nxt.startswith("?") and url_has_allowed_host_and_scheme(back + nxt, allowed_hosts=None):
+        back += nxt.replace("\x00", "")
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = "Tickets" if field == "ticket" else field.replace("_", " ").capitalize()
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if field != "__all__" else str(error))
+        return redirect(back)
+    cleaned = form.cleaned_data
+    ids = cleaned["ticket"][:BULK_LIMIT]
+    # Tickets the user cannot see are skipped, exactly as ids that do not exist.
+    tickets = tickets_for(user).filter(pk__in=ids).select_related("organization", "assignee")
+    done: list[str] = []
+    for ticket in sorted(tickets, key=lambda t: t.number):
+        try:
+            _apply(cleaned["action"], ticket, user, cleaned)
+        except ValidationError as exc:
+            messages.error(request, f"{ticket.reference}: {' '.join(exc.messages)}")
+        else:
+            done.append(ticket.reference)
+    missing = len(set(ids)) - len(tickets)
+    if missing:
+        messages.error(request, f"{missing} selected ticket(s) were not found.")
+    if done:
+        messages.success(request, f"Updated {len(done)} ticket(s): {', '.join(done)}.")
+    return redirect(back)
