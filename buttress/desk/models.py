@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 from buttress.lib.timeutil import now
@@ -312,3 +313,38 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on ticket #{self.ticket_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class SearchDocumentQuerySet(OrgScopedQuerySet["TicketSearchDocument"]):
+    pass
+
+
+class TicketSearchDocument(models.Model):
+    """The searchable text of one ticket, rewritten by the desk services whenever the ticket's
+    subject or description changes or a reply is added (see :mod:`buttress.desk.search`).
+
+    Public text and internal notes are kept apart so a customer's search never matches a note.
+    On PostgreSQL the two vectors (GIN-indexed) are filled from these columns; on SQLite an
+    FTS5 table kept in step by triggers on this table does the matching.
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, primary_key=True, on_delete=models.CASCADE, related_name="search_document"
+    )
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    subject = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    public_text = models.TextField(blank=True, help_text="Public replies.")
+    internal_text = models.TextField(blank=True, help_text="Internal notes.")
+    # PostgreSQL only (NULL on SQLite): subject, description and replies ...
+    public_vector = SearchVectorField(null=True, blank=True)
+    # ... and the same plus internal notes, for provider staff.
+    staff_vector = SearchVectorField(null=True, blank=True)
+    indexed_at = models.DateTimeField(default=now)
+
+    objects = SearchDocumentQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"search document of ticket #{self.ticket_id}"

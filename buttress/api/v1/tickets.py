@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
+from ninja.errors import HttpError
 from ninja.responses import Status as HttpStatus
 from pydantic import Field
 
@@ -25,6 +26,7 @@ from buttress.api.v1.base import (
     responses,
 )
 from buttress.assets.models import Asset
+from buttress.desk import search as desk_search
 from buttress.desk import services
 from buttress.desk.access import (
     DeskCapability,
@@ -184,6 +186,21 @@ class TicketFilters(Schema):
     team: int | None = Field(None, description="A team id.")
     requester: int | None = Field(None, description="A contact id.")
     q: str | None = Field(None, description="Subject contains, or a ticket number (T-10423).")
+
+
+class SearchParams(Schema):
+    q: str = Field(
+        description=(
+            "Words to find in subjects, descriptions, replies and (staff only) internal notes."
+        )
+    )
+    organization: int | None = None
+
+
+class TicketHit(TicketOut):
+    snippet: str = Field(
+        description="HTML: a short extract of where the ticket matched, matches in <mark>."
+    )
 
 
 class ReplyOut(Schema):
@@ -348,6 +365,33 @@ def list_tickets(
             match |= Q(number=number)
         queryset = queryset.filter(match)
     return paginated(queryset, page, order=("-updated_at", "-id"))
+
+
+@router.get("/tickets/search", response=responses(CursorPage[TicketHit]))
+def search_tickets(
+    request: HttpRequest, params: Query[SearchParams], page: Query[PageParams]
+) -> dict[str, Any]:
+    """Full-text search, best match first. The cursor carries the rank of the last ticket seen:
+    follow it with the same ``q``."""
+    user = current_user(request)
+    if not params.q.strip():
+        raise HttpError(400, "q is required.")
+    org = optional_organization(request, params.organization)
+    queryset = tickets_for(user)
+    if org is not None:
+        queryset = queryset.for_org(org)
+    internal = sees_internal(user)
+    found = desk_search.search_tickets(queryset, params.q, include_internal=internal)
+
+    def with_snippets(tickets: list[Ticket]) -> list[Ticket]:
+        shown = desk_search.snippets(
+            [ticket.pk for ticket in tickets], params.q, include_internal=internal
+        )
+        for ticket in tickets:
+            ticket.snippet = shown.get(ticket.pk, "")  # type: ignore[attr-defined]
+        return tickets
+
+    return paginated(found, page, order=desk_search.SEARCH_ORDER, serialize=with_snippets)
 
 
 @router.post("/tickets", response=responses(TicketDetail, 201))

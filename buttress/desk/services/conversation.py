@@ -11,6 +11,7 @@ from django.db import transaction
 from buttress.accounts.models import STAFF_ROLES
 from buttress.audit import services as audit
 from buttress.desk.models import Activity, EventKind, Reply, Ticket, TimeEntry
+from buttress.desk.search import index_ticket
 from buttress.desk.services.timeline import check_not_merged, record_event, touch
 from buttress.lib.timeutil import now
 from buttress.tenancy.models import Contact
@@ -81,6 +82,7 @@ def add_reply(
         reply, actor=actor, organization=ticket.organization, fields=("ticket", "is_internal")
     )
     touch(ticket, at)
+    index_ticket(ticket)
     return reply
 
 

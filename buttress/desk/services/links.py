@@ -12,6 +12,7 @@ from buttress.assets.models import Asset
 from buttress.audit import services as audit
 from buttress.desk.models import DONE_STATUSES, EventKind, Reply, Status, Ticket, TicketType
 from buttress.desk.models import TimeEntry as TimeEntryModel
+from buttress.desk.search import index_ticket
 from buttress.desk.services.tickets import transition
 from buttress.desk.services.timeline import (
     check_not_merged,
@@ -196,4 +197,7 @@ def merge_tickets(duplicate: Ticket, *, into: Ticket, actor: User | None) -> Tic
     _audit_link(duplicate, actor, "merged_into", None, into.reference)
     _audit_link(into, actor, "merged_from", None, duplicate.reference)
     touch(into, at)
+    # The moved replies are found through the surviving ticket from now on.
+    index_ticket(duplicate)
+    index_ticket(into)
     return into

@@ -26,6 +26,7 @@ from buttress.desk.models import (
     TicketType,
     pausing_statuses,
 )
+from buttress.desk.search import index_ticket
 from buttress.desk.services.priority import priority_for
 from buttress.desk.services.timeline import check_not_merged, record_event
 from buttress.lib.timeutil import now
@@ -194,6 +195,7 @@ def create_ticket(
         ticket.watchers.set(watcher_list)
     if asset_list:
         ticket.assets.set(asset_list)
+    index_ticket(ticket)
     audit.record_create(ticket, actor=actor, organization=organization, fields=TICKET_FIELDS)
     record_event(
         ticket,
@@ -248,6 +250,8 @@ def update_ticket(
     ticket.save()
     if watchers is not None:
         ticket.watchers.set(_check_watchers(ticket.organization_id, watchers))
+    if before["subject"] != ticket.subject or before["description"] != ticket.description:
+        index_ticket(ticket)
     for field in TICKET_FIELDS:
         after = _event_value(ticket, field)
         if after == before[field]:

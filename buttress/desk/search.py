@@ -1,0 +1,247 @@
+"""Full-text search over tickets, their public replies and (for provider staff) internal notes.
+
+Each ticket has one :class:`TicketSearchDocument` that the desk services rewrite, in the
+transaction of the change, whenever the subject or description changes or a reply is added.
+What the database does with it differs, and only this module knows:
+
+* PostgreSQL: two ``tsvector`` columns with GIN indexes, ``public_vector`` (subject weighted
+  A, description B, public replies C) and ``staff_vector`` (the same plus internal notes, C).
+  User text becomes a query through ``websearch_to_tsquery``, which never raises on syntax.
+* SQLite: an FTS5 table over the document table, kept in step by triggers (migration 0002).
+  User text is cut into words, each quoted, the last one a prefix; customers' queries are
+  restricted to the public columns with an FTS5 column filter.
+
+Either way the caller's queryset (always :func:`buttress.desk.access.tickets_for`) is narrowed,
+so search never widens what a user sees; ``include_internal`` must be False for customers.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import BigIntegerField, F, FloatField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
+
+from buttress.desk.models import Reply, Ticket, TicketQuerySet, TicketSearchDocument
+from buttress.lib.timeutil import now
+
+PG_CONFIG = "english"
+FTS_TABLE = "desk_ticket_fts"
+# Each indexed part (description, replies, notes) is cut here: a PostgreSQL tsvector may not
+# exceed 1 MB, and text past this point adds little to a match.
+MAX_PART = 100_000
+# Longer queries are cut: no one types more, and the work grows with every term.
+MAX_QUERY = 1_000
+MAX_TERMS = 32
+# Ranks are scaled to integers so that a cursor compares them exactly.
+RANK_SCALE = 1_000_000.0
+# The order of search results, for keyset pagination: best first, then newest.
+SEARCH_ORDER = ("-search_rank", "-id")
+SNIPPET_WORDS = 16
+# Private-use characters mark matches inside snippets until they are HTML-escaped.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+_STRIP_MARKS = {ord(MARK_START): None, ord(MARK_END): None}
+_WORD = re.compile(r"\w+")
+PUBLIC_COLUMNS = ("subject", "description", "public_text")
+STAFF_COLUMNS = (*PUBLIC_COLUMNS, "internal_text")
+# FTS5 bm25() column weights, in STAFF_COLUMNS order: a subject match counts most.
+FTS_WEIGHTS = "10.0, 4.0, 1.0, 1.0"
+
+
+def _is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _clip(text: str) -> str:
+    return text.translate(_STRIP_MARKS)[:MAX_PART]
+
+
+def _join(bodies: Iterable[str]) -> str:
+    return _clip("\n\n".join(bodies))
+
+
+def index_ticket(ticket: Ticket) -> None:
+    """Rewrite the ticket's search document; call in the transaction of the change."""
+    public: list[str] = []
+    internal: list[str] = []
+    for body, is_internal in (
+        Reply.objects.filter(ticket_id=ticket.pk)
+        .order_by("created_at", "id")
+        .values_list("body", "is_internal")
+    ):
+        (internal if is_internal else public).append(body)
+    TicketSearchDocument.objects.update_or_create(
+        ticket_id=ticket.pk,
+        defaults={
+            "organization_id": ticket.organization_id,
+            "subject": _clip(ticket.subject),
+            "description": _clip(ticket.description),
+            "public_text": _join(public),
+            "internal_text": _join(internal),
+            "indexed_at": now(),
+        },
+    )
+    if _is_postgresql():
+        public_vector = (
+            SearchVector("subject", weight="A", config=PG_CONFIG)
+            + SearchVector("description", weight="B", config=PG_CONFIG)
+            + SearchVector("public_text", weight="C", config=PG_CONFIG)
+        )
+        TicketSearchDocument.objects.filter(pk=ticket.pk).update(
+            public_vector=public_vector,
+            staff_vector=public_vector
+            + SearchVector("internal_text", weight="C", config=PG_CONFIG),
+        )
+
+
+def rebuild_index() -> int:
+    """Rewrite every ticket's search document (after a restore or a bulk import that went
+    around the services); answers how many tickets were indexed."""
+    count = 0
+    for ticket in (
+        Ticket.objects.only("pk", "organization_id", "subject", "description")
+        .order_by("pk")
+        .iterator(chunk_size=500)
+    ):
+        index_ticket(ticket)
+        count += 1
+    if not _is_postgresql():
+        with connection.cursor() as cursor:
+            # Re-reads the document table, repairing an FTS table that drifted from it.
+            cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")  # noqa: S608
+    return count
+
+
+def clean_query(text: str) -> str:
+    """User text as it may reach the database: no NUL (PostgreSQL refuses it), no lone
+    surrogates (no database encodes them), at most :data:`MAX_QUERY` characters."""
+    text = text[:MAX_QUERY].replace("\x00", " ")
+    return text.encode("utf-8", "ignore").decode("utf-8").strip()
+
+
+def fts5_query(text: str, *, include_internal: bool) -> str | None:
+    """An FTS5 MATCH expression for user text, or None when it holds no word.
+
+    Every word is a quoted string, so no FTS5 operator, column name or quote in the input has
+    any meaning; the last word matches as a prefix, for search-as-you-type.
+    """
+    terms = _WORD.findall(clean_query(text))[:MAX_TERMS]
+    if not terms:
+        return None
+    expression = " ".join(f'"{term}"' for term in terms) + "*"
+    if include_internal:
+        return expression
+    return "{" + " ".join(PUBLIC_COLUMNS) + "} : (" + expression + ")"
+
+
+def _pg_query(text: str) -> SearchQuery:
+    return SearchQuery(clean_query(text), search_type="websearch", config=PG_CONFIG)
+
+
+def _nothing(queryset: TicketQuerySet) -> TicketQuerySet:
+    # Annotated like a real result, so that callers may order and paginate it the same way.
+    rank = Value(0, output_field=BigIntegerField())
+    return queryset.none().annotate(search_rank=rank).order_by(*SEARCH_ORDER)
+
+
+def search_tickets(
+    queryset: TicketQuerySet, text: str, *, include_internal: bool
+) -> TicketQuerySet:
+    """The tickets of ``queryset`` that match ``text``, best first (:data:`SEARCH_ORDER`).
+
+    Each carries ``search_rank``, an integer (higher is better) for keyset pagination.
+    ``include_internal`` lets internal notes match: provider staff only.
+    """
+    if _is_postgresql():
+        if not clean_query(text):
+            return _nothing(queryset)
+        query = _pg_query(text)
+        vector = (
+            "search_document__staff_vector"
+            if include_internal
+            else "search_document__public_vector"
+        )
+        rank = SearchRank(F(vector), query) * Value(RANK_SCALE, output_field=FloatField())
+        return (
+            queryset.filter(**{vector: query})
+            .annotate(search_rank=Cast(rank, BigIntegerField()))
+            .order_by(*SEARCH_ORDER)
+        )
+    match = fts5_query(text, include_internal=include_internal)
+    if match is None:
+        return _nothing(queryset)
+    table = Ticket._meta.db_table
+    rank_sql = (
+        f"SELECT CAST(-bm25({FTS_TABLE}, {FTS_WEIGHTS}) * {RANK_SCALE} AS INTEGER) "  # noqa: S608
+        f'FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid = "{table}"."id"'
+    )
+    matching = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+    # The SQL is constant; the user's text is a bound parameter, already quoted for FTS5.
+    return (
+        queryset.filter(pk__in=RawSQL(matching, [match]))  # noqa: S611
+        .annotate(search_rank=RawSQL(rank_sql, [match], output_field=BigIntegerField()))  # noqa: S611
+        .order_by(*SEARCH_ORDER)
+    )
+
+
+def _render(fragments: Sequence[str]) -> str:
+    """The first fragment holding a match (else the first non-empty one), as safe HTML with
+    ``<mark>`` around the matched words."""
+    chosen = next((f for f in fragments if MARK_START in f), None)
+    if chosen is None:
+        chosen = next((f for f in fragments if f.strip()), "")
+    escaped = html.escape(" ".join(chosen.split()))
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def snippets(ticket_ids: Sequence[int], text: str, *, include_internal: bool) -> dict[int, str]:
+    """A short HTML snippet per ticket of where ``text`` matched (for one page of results).
+
+    Only columns the user may read are considered, so a customer never sees note text.
+    """
+    if not ticket_ids:
+        return {}
+    columns = STAFF_COLUMNS if include_internal else PUBLIC_COLUMNS
+    if _is_postgresql():
+        query = _pg_query(text)
+        headlines = {
+            f"headline_{column}": SearchHeadline(
+                column,
+                query,
+                config=PG_CONFIG,
+                start_sel=MARK_START,
+                stop_sel=MARK_END,
+                max_words=SNIPPET_WORDS,
+                min_words=SNIPPET_WORDS // 2,
+                max_fragments=1,
+            )
+            for column in columns
+        }
+        rows = (
+            TicketSearchDocument.objects.filter(pk__in=ticket_ids)
+            .annotate(**headlines)
+            .values_list("pk", *headlines)
+        )
+        return {row[0]: _render(row[1:]) for row in rows}
+    match = fts5_query(text, include_internal=include_internal)
+    if match is None:
+        return {}
+    parts = ", ".join(
+        f"snippet({FTS_TABLE}, {STAFF_COLUMNS.index(column)}, %s, %s, '…', {SNIPPET_WORDS})"
+        for column in columns
+    )
+    marks = [MARK_START, MARK_END] * len(columns)
+    placeholders = ", ".join("%s" for _ in ticket_ids)
+    sql = (
+        f"SELECT rowid, {parts} FROM {FTS_TABLE} "  # noqa: S608
+        f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({placeholders})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*marks, match, *ticket_ids])
+        return {int(row[0]): _render([str(v or "") for v in row[1:]]) for row in cursor.fetchall()}

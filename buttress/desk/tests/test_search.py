@@ -1,0 +1,172 @@
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from buttress.desk import services
+from buttress.desk.access import tickets_for
+from buttress.desk.models import Ticket, TicketSearchDocument
+from buttress.desk.search import (
+    SEARCH_ORDER,
+    fts5_query,
+    index_ticket,
+    rebuild_index,
+    search_tickets,
+    snippets,
+)
+from buttress.lib.pagination import paginate
+from buttress.testing.factories import ContactFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _ticket(org, agent, subject="Printer jammed", **fields):
+    return services.create_ticket(org, actor=agent, subject=subject, **fields)
+
+
+def _found(user, text, *, include_internal=None):
+    internal = (
+        user.role in ("admin", "agent", "viewer") if include_internal is None else include_internal
+    )
+    return list(search_tickets(tickets_for(user), text, include_internal=internal))
+
+
+def test_subject_matches(org, agent):
+    ticket = _ticket(org, agent, subject="Mailbox quota exceeded")
+
+    assert _found(agent, "mailbox") == [ticket]
+
+
+def test_description_matches(org, agent):
+    ticket = _ticket(org, agent, description="The VPN concentrator reboots nightly")
+
+    assert _found(agent, "concentrator") == [ticket]
+
+
+def test_public_reply_matches(org, agent):
+    ticket = _ticket(org, agent)
+    services.add_reply(ticket, actor=agent, body="Replaced the fuser assembly")
+
+    assert _found(agent, "fuser") == [ticket]
+
+
+def test_internal_note_matches_for_staff(org, agent):
+    ticket = _ticket(org, agent)
+    services.add_reply(ticket, actor=agent, body="Vendor case opened: zebracorn", internal=True)
+
+    assert _found(agent, "zebracorn") == [ticket]
+
+
+def test_customer_never_matches_internal_note(org, agent, org_admin):
+    ticket = _ticket(org, agent)
+    services.add_reply(ticket, actor=agent, body="Customer is difficult: zebracorn", internal=True)
+
+    assert ticket in tickets_for(org_admin)
+    assert _found(org_admin, "zebracorn") == []
+    assert _found(org_admin, "zebracorn difficult") == []
+
+
+def test_customer_snippet_never_shows_note_text(org, agent, org_admin):
+    ticket = _ticket(org, agent, subject="Printer jammed again")
+    services.add_reply(ticket, actor=agent, body="printer secret zebracorn", internal=True)
+
+    shown = snippets([ticket.pk], "printer", include_internal=False)
+
+    assert "zebracorn" not in shown[ticket.pk]
+    assert "<mark>" in shown[ticket.pk]
+
+
+def test_other_organisation_never_appears(org, other_org, agent, org_admin):
+    _ticket(other_org, agent, subject="Mailbox quota exceeded")
+    mine = _ticket(org, agent, subject="Mailbox quota exceeded")
+
+    assert _found(org_admin, "mailbox") == [mine]
+
+
+def test_end_user_finds_only_their_own_tickets(org, agent, end_user):
+    contact = ContactFactory.create(organization=org)
+    _ticket(org, agent, subject="Mailbox full", requester=contact)
+    own = _ticket(org, end_user, subject="Mailbox full")
+
+    assert _found(end_user, "mailbox") == [own]
+
+
+def test_subject_match_ranks_first(org, agent):
+    in_reply = _ticket(org, agent, subject="Slow laptop")
+    services.add_reply(in_reply, actor=agent, body="Checked the firewall rules")
+    in_description = _ticket(org, agent, subject="Network", description="firewall drops packets")
+    in_subject = _ticket(org, agent, subject="Firewall down")
+
+    assert _found(agent, "firewall") == [in_subject, in_description, in_reply]
+
+
+def test_changed_subject_no_longer_matches_old_word(org, agent):
+    ticket = _ticket(org, agent, subject="Keyboard broken")
+
+    services.update_ticket(ticket, actor=agent, subject="Monitor flickers")
+
+    assert _found(agent, "keyboard") == []
+    assert _found(agent, "monitor") == [ticket]
+
+
+def test_merged_replies_are_found_through_the_surviving_ticket(org, agent):
+    duplicate = _ticket(org, agent, subject="Printer A")
+    survivor = _ticket(org, agent, subject="Printer B")
+    services.add_reply(duplicate, actor=agent, body="toner smudges everywhere")
+
+    services.merge_tickets(duplicate, into=survivor, actor=agent)
+
+    assert _found(agent, "smudges") == [survivor]
+
+
+def test_last_word_matches_as_prefix(org, agent):
+    ticket = _ticket(org, agent, subject="Certificate renewal")
+
+    assert _found(agent, "certificate renew") == [ticket]
+
+
+def test_rebuild_index_indexes_tickets_created_around_the_services(org, agent):
+    imported = TicketFactory.create(organization=org, subject="Imported legacy ticket")
+    assert _found(agent, "legacy") == []
+
+    count = rebuild_index()
+
+    assert count == Ticket.objects.count()
+    assert _found(agent, "legacy") == [imported]
+
+
+def test_index_ticket_writes_one_document_per_ticket(org, agent):
+    ticket = _ticket(org, agent)
+
+    index_ticket(ticket)
+    index_ticket(ticket)
+
+    assert TicketSearchDocument.objects.filter(ticket=ticket).count() == 1
+
+
+def test_fts5_query_quotes_every_word():
+    assert fts5_query('a" OR b* NEAR(c', include_internal=True) == '"a" "OR" "b" "NEAR" "c"*'
+    assert fts5_query("!!! 🙂", include_internal=True) is None
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=st.text(max_size=300) | st.sampled_from(['"', "*", "NEAR(", "a OR", "x" * 10_000]))
+def test_any_text_searches_without_error(org, agent, text):
+    if not Ticket.objects.exists():
+        ticket = _ticket(org, agent, subject="Printer jammed")
+        services.add_reply(ticket, actor=agent, body="a note", internal=True)
+
+    for internal in (True, False):
+        found = list(search_tickets(Ticket.objects.all(), text, include_internal=internal))
+        snippets([t.pk for t in found], text, include_internal=internal)
+
+
+def test_text_without_words_finds_nothing_and_still_orders(org, agent):
+    _ticket(org, agent)
+
+    found = search_tickets(Ticket.objects.all(), " !!! ", include_internal=True)
+
+    assert paginate(found, order=SEARCH_ORDER).items == []
