@@ -405,6 +405,24 @@ def token_create(email: str, name: str, scope: str, expires_days: int | None) ->
     click.echo(issued.secret)
 
 
+# --- service desk ----------------------------------------------------------------------------
+
+
+@cli.group()
+def tickets() -> None:
+    """Service desk tickets."""
+
+
+@tickets.command("reindex")
+def tickets_reindex() -> None:
+    """Rewrite every ticket's search document (after a restore or a direct import)."""
+    _setup()
+    from buttress.desk.search import rebuild_index
+
+    count = rebuild_index()
+    click.echo(f"Indexed {count} ticket{'' if count == 1 else 's'}.")
+
+
 def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 

@@ -72,7 +72,7 @@ class QueueFilterForm(Form):
     """The queue's filters. Choices come from lists the view has read once (see the asset list)."""
 
     q = forms.CharField(
-        label="Subject or number",
+        label="Search or number",
         required=False,
         max_length=200,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),

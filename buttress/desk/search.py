@@ -28,6 +28,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from buttress.desk.models import Reply, Ticket, TicketQuerySet, TicketSearchDocument
+from buttress.lib.pagination import InvalidCursor, Page, decode_cursor, paginate
 from buttress.lib.timeutil import now
 
 PG_CONFIG = "english"
@@ -188,6 +189,21 @@ def search_tickets(
         .annotate(search_rank=RawSQL(rank_sql, [match], output_field=BigIntegerField()))  # noqa: S611
         .order_by(*SEARCH_ORDER)
     )
+
+
+def search_page(
+    found: TicketQuerySet, *, cursor: str | None, limit: int | None = None
+) -> Page[Ticket]:
+    """One page of :func:`search_tickets` results in :data:`SEARCH_ORDER`.
+
+    A cursor from a list in another order (a date where a rank belongs) is refused with
+    :class:`~buttress.lib.pagination.InvalidCursor` before it reaches the database.
+    """
+    if cursor:
+        values, _ = decode_cursor(cursor, width=len(SEARCH_ORDER))
+        if not all(type(value) is int for value in values):
+            raise InvalidCursor("The cursor does not match this list's ordering.")
+    return paginate(found, order=SEARCH_ORDER, cursor=cursor, limit=limit)
 
 
 def _render(fragments: Sequence[str]) -> str:

@@ -11,10 +11,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, Query
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 
 from buttress.accounts.models import Team
-from buttress.desk import services
-from buttress.desk.access import DeskCapability, can, require, tickets_for
+from buttress.desk import search, services
+from buttress.desk.access import DeskCapability, can, require, sees_internal, tickets_for
 from buttress.desk.forms import (
     ME,
     NUMBER_RE,
@@ -40,7 +41,11 @@ PAGE_SIZE = 50
 BULK_LIMIT = 200
 
 
-def _filters(request: HttpRequest, user: User) -> tuple[QueueFilterForm, TicketQuerySet, QueryDict]:
+def _filters(
+    request: HttpRequest, user: User
+) -> tuple[QueueFilterForm, TicketQuerySet, QueryDict, str]:
+    """The form, the filtered tickets, the query string without the cursor, and the words to
+    search for (empty unless the text box holds something other than a ticket number)."""
     organizations = list(organizations_for(user).only("id", "name"))
     data = request.GET.copy()
     data.pop("cursor", None)
@@ -83,16 +88,17 @@ def _filters(request: HttpRequest, user: User) -> tuple[QueueFilterForm, TicketQ
     if tag := cleaned.get("tag"):
         # Tags are stored as a JSON list of lower-case words; the quotes make it a whole tag.
         tickets = tickets.filter(tags__icontains=f'"{tag}"')
+    words = ""
     if text := cleaned.get("q"):
         if match := NUMBER_RE.match(text):
             tickets = tickets.filter(number=int(match.group(1)))
         else:
-            tickets = tickets.filter(subject__icontains=text)
-    return form, tickets, data
+            words = text
+    return form, tickets, data, words
 
 
-def _page(tickets: TicketQuerySet, order: tuple[str, ...], cursor: str | None) -> Page[Ticket]:
-    rows = tickets.select_related("organization", "requester", "assignee", "team").only(
+def _rows(tickets: TicketQuerySet) -> TicketQuerySet:
+    return tickets.select_related("organization", "requester", "assignee", "team").only(
         "id",
         "number",
         "subject",
@@ -108,25 +114,48 @@ def _page(tickets: TicketQuerySet, order: tuple[str, ...], cursor: str | None) -
         "assignee__email",
         "team__name",
     )
-    return paginate(rows, order=order, cursor=cursor, limit=PAGE_SIZE)
+
+
+def _page(
+    tickets: TicketQuerySet, order: tuple[str, ...], cursor: str | None, *, searching: bool
+) -> Page[Ticket]:
+    if searching:
+        return search.search_page(_rows(tickets), cursor=cursor, limit=PAGE_SIZE)
+    return paginate(_rows(tickets), order=order, cursor=cursor, limit=PAGE_SIZE)
+
+
+def _attach_snippets(tickets: list[Ticket], words: str, *, include_internal: bool) -> None:
+    shown = search.snippets(
+        [ticket.pk for ticket in tickets], words, include_internal=include_internal
+    )
+    for ticket in tickets:
+        # snippets() escapes the ticket text itself and adds only <mark> around matches.
+        ticket.snippet = mark_safe(shown.get(ticket.pk, ""))  # type: ignore[attr-defined]  # noqa: S308
 
 
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = workspace_user(request)
-    form, tickets, query = _filters(request, user)
+    form, tickets, query, words = _filters(request, user)
     order = ORDERS.get(form.cleaned_data.get("sort") or "updated", ORDERS["updated"])
+    internal = sees_internal(user)
+    if words:
+        # Relevance replaces the chosen sort while searching: the best match comes first.
+        tickets = search.search_tickets(tickets, words, include_internal=internal)
     try:
-        page = _page(tickets, order, request.GET.get("cursor") or None)
+        page = _page(tickets, order, request.GET.get("cursor") or None, searching=bool(words))
     except InvalidCursor:
         messages.warning(request, "That page link is no longer valid; showing the first page.")
-        page = _page(tickets, order, None)
+        page = _page(tickets, order, None, searching=bool(words))
+    if words:
+        _attach_snippets(page.items, words, include_internal=internal)
     can_work = can(user, DeskCapability.WORK)
     context: dict[str, Any] = {
         "form": form,
         "page": page,
         "query": query,
         "show_org": not form.cleaned_data.get("org"),
+        "searching": bool(words),
         "can_work": can_work,
         "bulk": BulkForm(initial={"next": f"?{query.urlencode()}"}) if can_work else None,
         "htmx": is_htmx(request),
