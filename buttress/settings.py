@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "buttress.accounts",
     "buttress.assets",
     "buttress.desk",
+    "buttress.sla",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

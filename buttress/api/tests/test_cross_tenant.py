@@ -28,6 +28,7 @@ from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
 from buttress.desk.models import Ticket
 from buttress.lib.timeutil import now
+from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
 from buttress.testing.factories import (
     AssetFactory,
@@ -96,6 +97,40 @@ def _ticket_of(tenant: Tenant) -> int:
     return ticket.pk
 
 
+def _calendar_of(tenant: Tenant) -> int:
+    calendar, _ = Calendar.objects.get_or_create(
+        organization=tenant.org,
+        defaults={
+            "name": f"{tenant.org.name} hours",
+            "timezone": "UTC",
+            "weekly": {"0": [["09:00", "17:00"]]},
+        },
+    )
+    return calendar.pk
+
+
+def _policy_of(tenant: Tenant) -> int:
+    targets = {"first_response": 60, "next_response": 120, "resolution": 480}
+    policy, _ = SlaPolicy.objects.get_or_create(
+        organization=tenant.org,
+        defaults={
+            "name": f"{tenant.org.name} policy",
+            "calendar_id": _calendar_of(tenant),
+            "targets": dict.fromkeys(("P1", "P2", "P3", "P4"), targets),
+        },
+    )
+    return policy.pk
+
+
+def _rule_of(tenant: Tenant) -> int:
+    rule = PolicyRule.objects.filter(organization=tenant.org).first()
+    if rule is None:
+        rule = PolicyRule.objects.create(
+            organization=tenant.org, position=tenant.org.pk, policy_id=_policy_of(tenant)
+        )
+    return rule.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -109,6 +144,9 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "token_id": lambda t: t.token.pk,
     "session_id": lambda t: t.session.pk,
     "ticket_id": _ticket_of,
+    "calendar_id": _calendar_of,
+    "policy_id": _policy_of,
+    "rule_id": _rule_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

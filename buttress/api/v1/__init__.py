@@ -12,6 +12,7 @@ from buttress.api.v1 import (
     contacts,
     organizations,
     sites,
+    sla,
     tickets,
 )
 
@@ -26,5 +27,6 @@ api.add_router("/", asset_graph.router)
 api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
 api.add_router("/", tickets.router)
+api.add_router("/", sla.router)
 
 __all__ = ["api"]
