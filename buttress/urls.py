@@ -11,4 +11,5 @@ urlpatterns: list[object] = [
     path("assets/", include("buttress.assets.urls")),
     path("audit/", include("buttress.audit.urls")),
     path("tickets/", include("buttress.desk.urls")),
+    path("sla/", include("buttress.sla.urls")),
 ]

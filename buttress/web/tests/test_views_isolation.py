@@ -16,12 +16,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
 from buttress.desk import services as desk_services
+from buttress.sla import services as sla_services
+from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
 from buttress.testing.factories import AssetFactory, ContactFactory, SiteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk"}
+UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk", "sla"}
 
 
 def _patterns(
@@ -55,6 +57,8 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     site = SiteFactory.create(organization=org)
     contact = ContactFactory.create(organization=org)
     ticket = desk_services.create_ticket(org, actor=None, subject="Printer jammed", assets=[web])
+    policy = make_policy(organization=org)
+    rule = sla_services.create_rule(actor=None, policy=policy, organization=org)
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
@@ -63,6 +67,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "site_id": lambda: site.pk,
         "contact_id": lambda: contact.pk,
         "relation_id": lambda: relation.pk,
+        "calendar_id": lambda: policy.calendar_id,
+        "policy_id": lambda: policy.pk,
+        "rule_id": lambda: rule.pk,
     }
 
 
@@ -86,6 +93,9 @@ def test_the_walk_covers_the_object_pages():
         "desk:detail",
         "desk:reply",
         "desk:transition",
+        "sla:calendar_edit",
+        "sla:policy_delete",
+        "sla:rule_up",
     } <= names
 
 
