@@ -12,6 +12,8 @@ from buttress.accounts.models import Team, User
 from buttress.assets import services as assets
 from buttress.assets.models import Asset, AssetRelation
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS, TEAMS, Customer, inventory
+from buttress.desk import services as desk
+from buttress.desk.models import Ticket
 from buttress.tenancy import services as tenancy
 from buttress.tenancy.models import Contact, Organization, Site
 
@@ -44,6 +46,7 @@ def load_demo() -> DemoSummary:
     teams = _teams(summary)
     for customer in CUSTOMERS:
         _inventory(customer, orgs[customer.slug], teams, summary)
+        _tickets(orgs[customer.slug], teams, summary)
     return summary
 
 
@@ -137,3 +140,99 @@ def _inventory(
             continue
         assets.relate_assets(by_key[source], actor=None, kind=kind, target=by_key[target])
         summary.created["relations"] += 1
+
+
+@dataclass(frozen=True)
+class DemoTicket:
+    subject: str
+    type: str
+    impact: str
+    urgency: str
+    team: str
+    status: str
+    source: str
+    reply: str = ""
+    note: str = ""
+    asset_kind: str = ""
+
+
+DEMO_TICKETS = (
+    DemoTicket(
+        "VPN drops every few minutes",
+        "incident",
+        "high",
+        "high",
+        "Network Operations",
+        "in_progress",
+        "phone",
+        reply="We can see the tunnel renegotiating; we are looking at the firewall now.",
+        note="Phase 2 lifetime mismatch suspected after last week's firmware update.",
+        asset_kind="firewall",
+    ),
+    DemoTicket(
+        "Laptop for a new starter in accounts",
+        "service_request",
+        "low",
+        "medium",
+        "Service Desk",
+        "new",
+        "portal",
+    ),
+    DemoTicket(
+        "Shared mailbox not receiving external mail",
+        "incident",
+        "medium",
+        "high",
+        "Infrastructure",
+        "waiting_on_customer",
+        "email",
+        reply="Could you forward one of the bounce messages the sender received?",
+        asset_kind="application",
+    ),
+    DemoTicket(
+        "Printer on the first floor jams on duplex",
+        "incident",
+        "low",
+        "low",
+        "Service Desk",
+        "resolved",
+        "phone",
+        reply="The duplex roller was worn; it has been replaced.",
+    ),
+)
+
+
+def _tickets(org: Organization, teams: dict[str, Team], summary: DemoSummary) -> None:
+    """A few tickets per customer in different states, so the queue and timeline show something."""
+    existing = set(Ticket.objects.filter(organization=org).values_list("subject", flat=True))
+    requester = Contact.objects.for_org(org).order_by("id").first()
+    agent = User.objects.filter(email="agent@provider.example").first()
+    for demo in DEMO_TICKETS:
+        if demo.subject in existing:
+            continue
+        linked = (
+            list(Asset.objects.for_org(org).filter(kind=demo.asset_kind).order_by("id")[:1])
+            if demo.asset_kind
+            else []
+        )
+        ticket = desk.create_ticket(
+            org,
+            actor=None,
+            subject=demo.subject,
+            description=f"{demo.subject}. Reported by {requester.name if requester else 'a user'}.",
+            type=demo.type,
+            impact=demo.impact,
+            urgency=demo.urgency,
+            requester=requester,
+            team=teams.get(demo.team),
+            assignee=agent if demo.status != "new" else None,
+            source=demo.source,
+            assets=linked,
+        )
+        if demo.reply:
+            desk.add_reply(ticket, actor=agent, body=demo.reply)
+        if demo.note:
+            desk.add_reply(ticket, actor=agent, body=demo.note, internal=True)
+        if demo.status != ticket.status:
+            desk.transition(ticket, demo.status, actor=agent)
+        summary.created["tickets"] += 1

@@ -9,6 +9,7 @@ from buttress.assets.services import impact_of
 from buttress.audit.models import AuditEntry
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS
 from buttress.demo.loader import load_demo
+from buttress.desk.models import Reply, Ticket
 from buttress.tenancy.models import Contact, Organization, Site
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +88,27 @@ def test_the_demo_is_audited_as_done_by_the_system():
     load_demo()
 
     assert AuditEntry.objects.exists()
-    assert not AuditEntry.objects.filter(actor__isnull=False).exists()
+    # Only the demo tickets' conversation is written by a person, the demo agent.
+    by_people = AuditEntry.objects.filter(actor__isnull=False)
+    assert set(by_people.values_list("actor__email", flat=True)) == {"agent@provider.example"}
+    assert not by_people.exclude(object_type__startswith="desk.").exists()
+
+
+def test_each_customer_gets_tickets_in_several_states_once():
+    load_demo()
+    load_demo()
+
+    for org in Organization.objects.all():
+        tickets = Ticket.objects.filter(organization=org)
+        assert tickets.count() == 4
+        assert set(tickets.values_list("status", flat=True)) == {
+            "new",
+            "in_progress",
+            "waiting_on_customer",
+            "resolved",
+        }
+    assert Reply.objects.filter(is_internal=True).exists()
+    assert Ticket.objects.filter(assets__isnull=False).exists()
 
 
 def test_loading_the_data_is_quick():
