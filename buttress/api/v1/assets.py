@@ -14,7 +14,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
-from buttress.accounts.models import Team, User
+from buttress.accounts.models import User
 from buttress.api.v1.base import (
     CursorPage,
     PageParams,
@@ -24,6 +24,7 @@ from buttress.api.v1.base import (
     paginated,
     require_write,
     responses,
+    team_param,
 )
 from buttress.assets import services
 from buttress.assets.access import assets_for, get_asset_for
@@ -126,20 +127,11 @@ def _site(organization: Organization, pk: int | None) -> Site | None:
     return site
 
 
-def _team(pk: int | None) -> Team | None:
-    if pk is None:
-        return None
-    team = Team.objects.filter(pk=pk).first()
-    if team is None:
-        raise ValidationError({"owner_team": f"There is no team {pk}."})
-    return team
-
-
 def _resolve_refs(organization: Organization, fields: dict[str, Any]) -> dict[str, Any]:
     if "site" in fields:
         fields["site"] = _site(organization, fields["site"])
     if "owner_team" in fields:
-        fields["owner_team"] = _team(fields["owner_team"])
+        fields["owner_team"] = team_param(fields["owner_team"], field="owner_team")
     return fields
 
 

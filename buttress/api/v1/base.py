@@ -29,7 +29,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 from pydantic import Field
 
-from buttress.accounts.models import ApiToken, User
+from buttress.accounts.models import ApiToken, Team, User
 from buttress.accounts.services import authenticate_token
 from buttress.lib import pagination
 from buttress.tenancy import access
@@ -341,6 +341,16 @@ def organization_param(
     if pk is None:
         raise HttpError(400, "organization is required.")
     return access.get_organization_for(current_user(request), pk, capability=capability)
+
+
+def team_param(pk: int | None, *, field: str) -> Team | None:
+    """The provider team a body's ``field`` names; an unknown id is a 400 on that field."""
+    if pk is None:
+        return None
+    team = Team.objects.filter(pk=pk).first()
+    if team is None:
+        raise DjangoValidationError({field: f"There is no team {pk}."})
+    return team
 
 
 def optional_organization(

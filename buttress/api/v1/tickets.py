@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as HttpStatus
 from pydantic import Field
 
-from buttress.accounts.models import Role, Team, User
+from buttress.accounts.models import Role, User
 from buttress.api.v1.base import (
     CursorPage,
     PageParams,
@@ -24,6 +24,7 @@ from buttress.api.v1.base import (
     paginated,
     require_write,
     responses,
+    team_param,
 )
 from buttress.assets.models import Asset
 from buttress.desk import search as desk_search
@@ -295,15 +296,6 @@ def _contact(org: Organization, pk: int | None) -> Contact | None:
     return contact
 
 
-def _team(pk: int | None) -> Team | None:
-    if pk is None:
-        return None
-    team = Team.objects.filter(pk=pk).first()
-    if team is None:
-        raise ValidationError({"team": f"There is no team {pk}."})
-    return team
-
-
 def _user(field: str, pk: int | None) -> User | None:
     if pk is None:
         return None
@@ -422,7 +414,7 @@ def create_ticket(request: HttpRequest, body: TicketIn) -> HttpStatus[Ticket]:
         urgency=body.urgency,
         requester=requester,
         category=body.category,
-        team=_team(body.team),
+        team=team_param(body.team, field="team"),
         assignee=_user("assignee", body.assignee),
         tags=body.tags,
         source=body.source or Source.API,
@@ -453,7 +445,7 @@ def update_ticket(request: HttpRequest, ticket_id: int, body: TicketPatch) -> Ti
     if "requester" in changes:
         changes["requester"] = _contact(org, changes["requester"])
     if "team" in changes:
-        changes["team"] = _team(changes["team"])
+        changes["team"] = team_param(changes["team"], field="team")
     if "assignee" in changes:
         changes["assignee"] = _user("assignee", changes["assignee"])
     if "watchers" in changes:
