@@ -6,6 +6,7 @@ not change it a 403) and every change goes through services.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -158,29 +159,46 @@ def calendar_edit(request: HttpRequest, calendar_id: int) -> HttpResponse:
     return render(request, "sla/calendar_form.html", {"form": form, "calendar": calendar})
 
 
-@login_required
-def calendar_delete(request: HttpRequest, calendar_id: int) -> HttpResponse:
-    user = current_user(request)
-    calendar = access.get_calendar_for(user, calendar_id, write=True)
-    detail = reverse("sla:calendar_detail", kwargs={"calendar_id": calendar.pk})
+def _confirm_delete(
+    request: HttpRequest,
+    *,
+    kind: str,
+    obj: Calendar | SlaPolicy,
+    delete: Callable[[], None],
+    detail: str,
+    done: str,
+    warning: str,
+) -> HttpResponse:
+    """The confirm page, then the delete; a refusal from the service goes back to the object."""
     if request.method == "POST":
-        name = calendar.name
+        name = obj.name
         try:
-            services.delete_calendar(calendar, actor=user)
+            delete()
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
             return redirect(detail)
-        messages.success(request, f"Calendar {name} deleted.")
-        return redirect("sla:index")
+        messages.success(request, f"{kind.capitalize()} {name} deleted.")
+        return redirect(done)
     return render(
         request,
         "web/confirm_delete.html",
-        {
-            "title": f"Delete calendar {calendar.name}?",
-            "warning": "A calendar used by a policy cannot be deleted. This cannot be undone.",
-            "cancel_url": detail,
-        },
+        {"title": f"Delete {kind} {obj.name}?", "warning": warning, "cancel_url": detail},
+    )
+
+
+@login_required
+def calendar_delete(request: HttpRequest, calendar_id: int) -> HttpResponse:
+    user = current_user(request)
+    calendar = access.get_calendar_for(user, calendar_id, write=True)
+    return _confirm_delete(
+        request,
+        kind="calendar",
+        obj=calendar,
+        delete=lambda: services.delete_calendar(calendar, actor=user),
+        detail=reverse("sla:calendar_detail", kwargs={"calendar_id": calendar.pk}),
+        done="sla:index",
+        warning="A calendar used by a policy cannot be deleted. This cannot be undone.",
     )
 
 
@@ -285,25 +303,14 @@ def policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
 def policy_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
     user = current_user(request)
     policy = access.get_policy_for(user, policy_id, write=True)
-    detail = reverse("sla:policy_detail", kwargs={"policy_id": policy.pk})
-    if request.method == "POST":
-        name = policy.name
-        try:
-            services.delete_policy(policy, actor=user)
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-            return redirect(detail)
-        messages.success(request, f"Policy {name} deleted.")
-        return redirect("sla:policy_list")
-    return render(
+    return _confirm_delete(
         request,
-        "web/confirm_delete.html",
-        {
-            "title": f"Delete policy {policy.name}?",
-            "warning": "A policy chosen by a rule cannot be deleted. This cannot be undone.",
-            "cancel_url": detail,
-        },
+        kind="policy",
+        obj=policy,
+        delete=lambda: services.delete_policy(policy, actor=user),
+        detail=reverse("sla:policy_detail", kwargs={"policy_id": policy.pk}),
+        done="sla:policy_list",
+        warning="A policy chosen by a rule cannot be deleted. This cannot be undone.",
     )
 
 
