@@ -60,6 +60,15 @@ def pausing_statuses() -> frozenset[str]:
     return frozenset(str(s) for s in configured)
 
 
+class SlaState(models.TextChoices):
+    NONE = "", "No SLA"
+    RUNNING = "running", "On track"
+    WARNING = "warning", "At risk"
+    BREACHED = "breached", "Breached"
+    PAUSED = "paused", "Paused"
+    MET = "met", "Met"
+
+
 class Level(models.TextChoices):
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"
@@ -191,6 +200,10 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     reopened_count = models.PositiveIntegerField(default=0)
+    # The SLA summary queues filter and sort by, kept by buttress.sla.clocks: the state of the
+    # ticket's clocks and the earliest breach (past) or projected breach (future) among them.
+    sla_state = models.CharField(max_length=8, choices=SlaState.choices, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
 
     objects = TicketQuerySet.as_manager()
 
@@ -207,6 +220,8 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee_idx"),
             models.Index(fields=["team", "status", "-updated_at"], name="ticket_team_idx"),
             models.Index(fields=["requester", "-updated_at"], name="ticket_requester_idx"),
+            models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due_idx"),
+            models.Index(fields=["organization", "sla_due_at", "id"], name="ticket_org_sla_idx"),
         ]
 
     def __str__(self) -> str:
@@ -293,6 +308,14 @@ class EventKind(models.TextChoices):
     INCIDENT_LINKED = "incident_linked", "Incident linked"
     MERGED_INTO = "merged_into", "Merged into"
     MERGED_FROM = "merged_from", "Merged from"
+    SLA_STARTED = "sla_started", "SLA clock started"
+    SLA_PAUSED = "sla_paused", "SLA clock paused"
+    SLA_RESUMED = "sla_resumed", "SLA clock resumed"
+    SLA_WARNING = "sla_warning", "SLA warning"
+    SLA_BREACHED = "sla_breached", "SLA breached"
+    SLA_MET = "sla_met", "SLA target met"
+    SLA_RETARGETED = "sla_retargeted", "SLA target changed"
+    SLA_REPLAYED = "sla_replayed", "SLA clocks rebuilt"
 
 
 class TicketEvent(models.Model):

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.core.exceptions import ValidationError
 
+from buttress.accounts.models import Team
 from buttress.desk.models import Priority, Status, TicketType
 from buttress.sla.models import CLOCKS, PRIORITIES, WarningAction, parse_instant, parse_weekly
 from buttress.sla.services import MAX_TARGET_MINUTES
@@ -213,11 +214,14 @@ def target_name(priority: str, clock: str) -> str:
 
 
 def parse_warning(line: str) -> dict[str, Any]:
-    """``"80% notify"``, ``"30m reassign"``, optionally followed by the clock it watches."""
+    """``"80% notify"``, ``"30m reassign to Network"``, ``"90% raise_priority"``, each
+    optionally followed by the clock it watches."""
     parts = line.split()
-    if len(parts) not in (2, 3):
-        raise ValidationError(f"{line!r}: write e.g. '80% notify' or '30m reassign resolution'.")
-    point, action = parts[0], parts[1]
+    if len(parts) < 2:
+        raise ValidationError(
+            f"{line!r}: write e.g. '80% notify' or '30m reassign to Network resolution'."
+        )
+    point, action, rest = parts[0], parts[1], parts[2:]
     step: dict[str, Any] = {"action": action}
     number = point[:-1]
     if point.endswith("%") and number.isdigit() and len(number) < 4:
@@ -230,14 +234,32 @@ def parse_warning(line: str) -> dict[str, Any]:
         raise ValidationError(
             f"{action!r}: the action is one of {', '.join(WarningAction.values)}."
         )
-    if len(parts) == 3:
-        step["clock"] = parts[2]
+    if rest and rest[-1] in CLOCKS:
+        step["clock"] = rest.pop()
+    if action == WarningAction.REASSIGN:
+        if rest[:1] == ["to"]:
+            rest = rest[1:]
+        name = " ".join(rest)
+        team = Team.objects.filter(name__iexact=name).first() if name else None
+        if team is None:
+            raise ValidationError(
+                f"{line!r}: name the team to reassign to ('30m reassign to Network')."
+            )
+        step["team"] = team.pk
+    elif rest:
+        raise ValidationError(f"{line!r}: {' '.join(rest)!r} is not a clock ({', '.join(CLOCKS)}).")
     return step
 
 
 def format_warning(step: dict[str, Any]) -> str:
     point = f"{step['percent']}%" if "percent" in step else f"{step['minutes_before']}m"
-    return " ".join([point, step["action"], *([step["clock"]] if "clock" in step else [])])
+    words = [point, step["action"]]
+    if "team" in step:
+        team = Team.objects.filter(pk=step["team"]).first()
+        words += ["to", team.name if team else f"(team {step['team']} is gone)"]
+    if "clock" in step:
+        words.append(step["clock"])
+    return " ".join(words)
 
 
 class PolicyForm(Form):
@@ -250,6 +272,12 @@ class PolicyForm(Form):
         choices=PAUSABLE,
         widget=forms.CheckboxSelectMultiple,
     )
+    paused_clocks = forms.MultipleChoiceField(
+        label="Those statuses pause",
+        required=False,
+        choices=[(clock, CLOCK_LABELS[clock]) for clock in CLOCKS],
+        widget=forms.CheckboxSelectMultiple,
+    )
     pause_on_maintenance = forms.BooleanField(
         label="Pause while an affected asset is in maintenance", required=False, initial=True
     )
@@ -257,7 +285,8 @@ class PolicyForm(Form):
         label="Warning steps",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One a line: '80% notify', '30m reassign', optionally followed by one clock "
+        help_text="One a line: '80% notify', '30m reassign to <team>', '95% raise_priority', "
+        "optionally followed by one clock "
         f"({', '.join(CLOCKS)}). Actions: {', '.join(WarningAction.values)}.",
     )
 
@@ -291,6 +320,7 @@ class PolicyForm(Form):
             "name": policy.name,
             "calendar": str(policy.calendar_id),
             "pausing_statuses": list(policy.pausing_statuses),
+            "paused_clocks": list(policy.paused_clocks),
             "pause_on_maintenance": policy.pause_on_maintenance,
             "warnings": "\n".join(format_warning(step) for step in policy.warnings),
         }

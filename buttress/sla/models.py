@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from django.db import models
 
 from buttress.desk.models import Priority, TicketType
 from buttress.lib.timeutil import now
+from buttress.sla import clockwork
 from buttress.sla.calendar import BusinessCalendar
 from buttress.sla.holiday_sources import holidays_for
 from buttress.tenancy.models import OrgScopedQuerySet
 
-CLOCKS = ("first_response", "next_response", "resolution")
+CLOCKS = clockwork.CLOCKS
 PRIORITIES = tuple(str(p) for p in Priority.values)
 MIDNIGHT = "00:00"
 
@@ -180,6 +181,10 @@ def engine_years(start: datetime, end: datetime | None = None) -> range:
     return range(max(start.year - 1, 2), min(last + 2, 9998))
 
 
+def default_paused_clocks() -> list[str]:
+    return [clockwork.NEXT_RESPONSE, clockwork.RESOLUTION]
+
+
 class SlaPolicy(models.Model):
     """Targets per priority on a calendar, what pauses them and the warnings before breach.
 
@@ -199,6 +204,8 @@ class SlaPolicy(models.Model):
     calendar = models.ForeignKey(Calendar, on_delete=models.PROTECT, related_name="policies")
     targets = models.JSONField(default=dict)
     pausing_statuses = models.JSONField(default=list, blank=True)
+    # Which clocks the pausing statuses (and maintenance) pause.
+    paused_clocks = models.JSONField(default=default_paused_clocks, blank=True)
     pause_on_maintenance = models.BooleanField(default=True)
     warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=now)
@@ -287,3 +294,139 @@ def select_policy(ticket: TicketLike) -> SlaPolicy | None:
         models.Q(organization__isnull=True) | models.Q(organization_id=ticket.organization_id)
     )
     return first_match(list(rules), ticket)
+
+
+class ClockState(models.TextChoices):
+    RUNNING = clockwork.RUNNING, "Running"
+    PAUSED = clockwork.PAUSED, "Paused"
+    MET = clockwork.MET, "Met"
+
+
+class ClockKind(models.TextChoices):
+    FIRST_RESPONSE = clockwork.FIRST_RESPONSE, "First response"
+    NEXT_RESPONSE = clockwork.NEXT_RESPONSE, "Next response"
+    RESOLUTION = clockwork.RESOLUTION, "Resolution"
+
+
+class SlaClockQuerySet(OrgScopedQuerySet["SlaClock"]):
+    def current(self) -> SlaClockQuerySet:
+        return self.filter(is_current=True)
+
+    def unmet(self) -> SlaClockQuerySet:
+        return self.exclude(state=ClockState.MET)
+
+
+class SlaClock(models.Model):
+    """One clock of one ticket (one row per next-response cycle; the newest is current).
+
+    Written only by :mod:`buttress.sla.clocks`, which drives :mod:`buttress.sla.clockwork`.
+    ``due_at`` is the scheduler's timer: the next warning or the breach, whichever is first.
+    ``breach_at`` is the projected breach of a running, not yet breached clock.
+    """
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    ticket = models.ForeignKey("desk.Ticket", on_delete=models.CASCADE, related_name="sla_clocks")
+    kind = models.CharField(max_length=16, choices=ClockKind.choices)
+    cycle = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="clocks"
+    )
+    calendar = models.ForeignKey(
+        Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="clocks"
+    )
+    target = models.DurationField()
+    state = models.CharField(max_length=8, choices=ClockState.choices, default=ClockState.RUNNING)
+    elapsed = models.DurationField(default=timedelta(0))
+    running_since = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    breached_at = models.DateTimeField(null=True, blank=True)
+    met_at = models.DateTimeField(null=True, blank=True)
+    fired = models.JSONField(default=list, blank=True)
+    pause_reasons = models.JSONField(default=list, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    breach_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = SlaClockQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ticket", "kind", "cycle"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "kind", "cycle"], name="sla_clock_unique")
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], name="sla_clock_due_idx"),
+            models.Index(fields=["organization", "kind", "met_at"], name="sla_clock_report_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.cycle} of ticket #{self.ticket_id}: {self.state}"
+
+    @property
+    def is_breached(self) -> bool:
+        return self.breached_at is not None
+
+    def to_clock(self) -> clockwork.Clock:
+        return clockwork.Clock(
+            kind=self.kind,
+            cycle=self.cycle,
+            target=self.target,
+            started_at=self.started_at,
+            state=self.state,
+            elapsed=self.elapsed,
+            running_since=self.running_since,
+            breached_at=self.breached_at,
+            met_at=self.met_at,
+            fired=list(self.fired),
+            pause_reasons=list(self.pause_reasons),
+            policy_id=self.policy_id,
+            calendar_id=self.calendar_id,
+        )
+
+    def take(self, clock: clockwork.Clock) -> None:
+        """Copy the machine's view of this clock onto the row (not saved)."""
+        self.target = clock.target
+        self.state = clock.state
+        self.elapsed = clock.elapsed
+        self.running_since = clock.running_since
+        self.started_at = clock.started_at
+        self.breached_at = clock.breached_at
+        self.met_at = clock.met_at
+        self.fired = list(clock.fired)
+        self.pause_reasons = list(clock.pause_reasons)
+        self.policy_id = clock.policy_id
+        self.calendar_id = clock.calendar_id
+
+
+class SlaActionQuerySet(OrgScopedQuerySet["SlaAction"]):
+    pass
+
+
+class SlaAction(models.Model):
+    """What a fired warning step asks for (notify, reassign, raise priority): an outbox row,
+    carried out once by the scheduler's ``sla.action`` timer, with its outcome kept."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    ticket = models.ForeignKey("desk.Ticket", on_delete=models.CASCADE, related_name="+")
+    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="actions")
+    step = models.CharField(max_length=40)
+    action = models.CharField(max_length=16, choices=WarningAction.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    fired_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=500, blank=True)
+
+    objects = SlaActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["fired_at", "id"]
+        indexes = [models.Index(fields=["due_at"], name="sla_action_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} for {self.step} on ticket #{self.ticket_id}"

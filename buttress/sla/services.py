@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from buttress.accounts.models import Team
 from buttress.audit import services as audit
 from buttress.audit.models import AuditEntry
-from buttress.desk.models import Priority, Status, TicketType
+from buttress.desk.models import Priority, Status, TicketType, pausing_statuses
 from buttress.lib.timeutil import now
 from buttress.sla.calendar import BusinessCalendar
 from buttress.sla.models import (
@@ -20,8 +21,10 @@ from buttress.sla.models import (
     PRIORITIES,
     Calendar,
     PolicyRule,
+    SlaClock,
     SlaPolicy,
     WarningAction,
+    default_paused_clocks,
     format_weekly,
     parse_closures,
     parse_holidays,
@@ -49,6 +52,7 @@ POLICY_FIELDS = (
     "calendar",
     "targets",
     "pausing_statuses",
+    "paused_clocks",
     "pause_on_maintenance",
     "warnings",
 )
@@ -248,9 +252,22 @@ def _check_targets(targets: Any) -> dict[str, dict[str, int]]:
     return cleaned
 
 
+def _check_paused_clocks(clocks: Any) -> list[str]:
+    if clocks is None:
+        return default_paused_clocks()
+    if not isinstance(clocks, list):
+        raise ValidationError({"paused_clocks": "Give a list of clocks."})
+    for clock in clocks:
+        if clock not in CLOCKS:
+            raise ValidationError(
+                {"paused_clocks": f"{clock!r} is not a clock; one of {', '.join(CLOCKS)}."}
+            )
+    return [clock for clock in CLOCKS if clock in clocks]
+
+
 def _check_pausing(statuses: Any) -> list[str]:
     if statuses is None:
-        return list(DEFAULT_PAUSING)
+        return sorted(pausing_statuses())
     if not isinstance(statuses, list):
         raise ValidationError({"pausing_statuses": "Give a list of ticket statuses."})
     known = set(Status.values)
@@ -270,7 +287,7 @@ def _check_pausing(statuses: Any) -> list[str]:
 def _check_warning(step: Any) -> dict[str, Any]:
     if not isinstance(step, dict):
         raise ValidationError({"warnings": f"A step is an object, got {step!r}."})
-    extra = set(step) - {"percent", "minutes_before", "action", "clock"}
+    extra = set(step) - {"percent", "minutes_before", "action", "clock", "team"}
     if extra:
         raise ValidationError({"warnings": f"Unknown step fields: {', '.join(sorted(extra))}."})
     if ("percent" in step) == ("minutes_before" in step):
@@ -293,6 +310,17 @@ def _check_warning(step: Any) -> dict[str, Any]:
     if step.get("action") not in WarningAction.values:
         raise ValidationError({"warnings": f"action is one of {', '.join(WarningAction.values)}."})
     cleaned["action"] = step["action"]
+    team = step.get("team")
+    if step["action"] == WarningAction.REASSIGN:
+        if isinstance(team, bool) or not isinstance(team, int) or team < 1:
+            raise ValidationError(
+                {"warnings": "A reassign step names the team (its id) to take it."}
+            )
+        if not Team.objects.filter(pk=team).exists():
+            raise ValidationError({"warnings": f"No team has id {team}."})
+        cleaned["team"] = team
+    elif team is not None:
+        raise ValidationError({"warnings": "Only a reassign step names a team."})
     clock = step.get("clock")
     if clock is not None:
         if clock not in CLOCKS:
@@ -334,6 +362,7 @@ def _clean_policy(organization: Organization | None, fields: dict[str, Any]) -> 
         "calendar": _check_policy_calendar(organization, fields["calendar"]),
         "targets": _check_targets(fields["targets"]),
         "pausing_statuses": _check_pausing(fields["pausing_statuses"]),
+        "paused_clocks": _check_paused_clocks(fields["paused_clocks"]),
         "pause_on_maintenance": bool(fields["pause_on_maintenance"]),
         "warnings": _check_warnings(fields["warnings"]),
     }
@@ -348,6 +377,7 @@ def create_policy(
     calendar: Calendar,
     targets: Any,
     pausing_statuses: Any = None,
+    paused_clocks: Any = None,
     pause_on_maintenance: bool = True,
     warnings: Any = (),
 ) -> SlaPolicy:
@@ -358,6 +388,7 @@ def create_policy(
             "calendar": calendar,
             "targets": targets,
             "pausing_statuses": pausing_statuses,
+            "paused_clocks": paused_clocks,
             "pause_on_maintenance": pause_on_maintenance,
             "warnings": list(warnings),
         },
@@ -394,6 +425,16 @@ def delete_policy(policy: SlaPolicy, *, actor: User | None) -> None:
                 "policy": (
                     f"Policy {policy} is chosen by rules at positions "
                     f"{', '.join(map(str, positions))}; delete those rules first."
+                )
+            }
+        )
+    running = SlaClock.objects.filter(policy=policy, is_current=True).unmet().count()
+    if running:
+        raise ValidationError(
+            {
+                "policy": (
+                    f"Policy {policy} runs the clocks of {running} open ticket(s); point the "
+                    "rules at another policy and run `buttress sla replay` first."
                 )
             }
         )

@@ -28,7 +28,15 @@ from buttress.sla.forms import (
     TryForm,
     add_sla_errors,
 )
-from buttress.sla.models import CLOCKS, PRIORITIES, Calendar, PolicyRule, SlaPolicy, engine_years
+from buttress.sla.models import (
+    CLOCKS,
+    PRIORITIES,
+    Calendar,
+    PolicyRule,
+    SlaPolicy,
+    default_paused_clocks,
+    engine_years,
+)
 from buttress.tenancy.access import has_unrestricted_scope, organizations_for
 from buttress.web.users import current_user
 
@@ -229,6 +237,7 @@ def _policy_fields(form: PolicyForm, calendar: Calendar) -> dict[str, Any]:
         "calendar": calendar,
         "targets": form.targets(),
         "pausing_statuses": list(data["pausing_statuses"]),
+        "paused_clocks": list(data["paused_clocks"]),
         "pause_on_maintenance": data["pause_on_maintenance"],
         "warnings": data["warnings"],
     }
@@ -249,7 +258,14 @@ def policy_create(request: HttpRequest) -> HttpResponse:
     access.require_read(user)
     if not _may_add(user):
         raise PermissionDenied("Only admins change service levels.")
-    form = _policy_form(request, user, initial={"pausing_statuses": services.DEFAULT_PAUSING})
+    form = _policy_form(
+        request,
+        user,
+        initial={
+            "pausing_statuses": services.DEFAULT_PAUSING,
+            "paused_clocks": default_paused_clocks(),
+        },
+    )
     if request.method == "POST" and form.is_valid():
         allowed, org = _owner(form, user)
         calendar = _calendar_of(form, user) if allowed else None

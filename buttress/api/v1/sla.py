@@ -98,6 +98,7 @@ class PolicyOut(Schema):
     calendar: int = Field(validation_alias="calendar_id")
     targets: dict[str, dict[str, int]]
     pausing_statuses: list[str]
+    paused_clocks: list[str]
     pause_on_maintenance: bool
     warnings: list[dict[str, Any]]
     created_at: datetime
@@ -114,12 +115,15 @@ class PolicyIn(Schema):
     pausing_statuses: list[str] | None = Field(
         None, description="Default: waiting_on_customer, waiting_on_third_party."
     )
+    paused_clocks: list[str] | None = Field(
+        None, description="Clocks the pausing statuses pause. Default: next_response, resolution."
+    )
     pause_on_maintenance: bool = True
     warnings: list[Any] = Field(
         default_factory=list,
         description=(
             '[{"percent": 75 | "minutes_before": 15, "action": "notify" | "reassign" | '
-            '"raise_priority", "clock": optional}]'
+            '"raise_priority", "clock": optional, "team": team id, required by reassign}]'
         ),
     )
 
@@ -129,6 +133,7 @@ class PolicyPatch(Schema):
     calendar: int | None = None
     targets: dict[str, Any] | None = None
     pausing_statuses: list[str] | None = None
+    paused_clocks: list[str] | None = None
     pause_on_maintenance: bool | None = None
     warnings: list[Any] | None = None
 
@@ -316,7 +321,7 @@ def update_policy(request: HttpRequest, policy_id: int, payload: PolicyPatch) ->
     require_write(request)
     changes = payload.dict(exclude_unset=True)
     for field, value in changes.items():
-        if value is None and field != "pausing_statuses":
+        if value is None and field not in ("pausing_statuses", "paused_clocks"):
             raise ValidationError({field: "This field cannot be null."})
     if "calendar" in changes:
         changes["calendar"] = _calendar_ref(request, changes["calendar"])

@@ -17,7 +17,12 @@ from buttress.desk.services.links import (
     unlink_asset,
 )
 from buttress.desk.services.priority import priority_for, priority_matrix, set_priority_rule
-from buttress.desk.services.tickets import create_ticket, transition, update_ticket
+from buttress.desk.services.tickets import (
+    create_ticket,
+    raise_priority,
+    transition,
+    update_ticket,
+)
 
 __all__ = [
     "add_reply",
@@ -28,6 +33,7 @@ __all__ = [
     "merge_tickets",
     "priority_for",
     "priority_matrix",
+    "raise_priority",
     "relate",
     "set_parent",
     "set_priority_rule",

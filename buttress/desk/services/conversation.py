@@ -14,6 +14,7 @@ from buttress.desk.models import Activity, EventKind, Reply, Ticket, TimeEntry
 from buttress.desk.search import index_ticket
 from buttress.desk.services.timeline import check_not_merged, record_event, touch
 from buttress.lib.timeutil import now
+from buttress.sla import clocks
 from buttress.tenancy.models import Contact
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ def add_reply(
     )
     touch(ticket, at)
     index_ticket(ticket)
+    if not internal:
+        signal = clocks.Signal.AGENT_REPLY if by_staff else clocks.Signal.CUSTOMER_REPLY
+        clocks.sync(ticket, at=at, signal=signal)
     return reply
 
 

@@ -19,6 +19,7 @@ from buttress.desk.models import (
     TRANSITIONS,
     EventKind,
     Level,
+    Priority,
     Source,
     Status,
     Ticket,
@@ -30,6 +31,7 @@ from buttress.desk.search import index_ticket
 from buttress.desk.services.priority import priority_for
 from buttress.desk.services.timeline import check_not_merged, record_event
 from buttress.lib.timeutil import now
+from buttress.sla import clocks
 from buttress.tenancy.models import Contact, Organization
 
 # What the audit log and the timeline show of a ticket.
@@ -53,6 +55,8 @@ TICKET_FIELDS = (
 )
 EDITABLE_FIELDS = frozenset(TICKET_FIELDS) - {"priority"}
 ASSIGNMENT_FIELDS = frozenset({"team", "assignee"})
+# Fields that choose the SLA policy or its targets.
+SLA_FIELDS = ("type", "category", "priority")
 WORKER_ROLES = frozenset({Role.ADMIN, Role.AGENT})
 MAX_TAGS = 30
 MAX_TAG_LENGTH = 64
@@ -216,6 +220,7 @@ def create_ticket(
             "pauses": ticket.is_paused,
         },
     )
+    clocks.sync(ticket, at=at, signal=clocks.Signal.OPENED)
     return ticket
 
 
@@ -271,7 +276,26 @@ def update_ticket(
         before=before_audit,
         fields=TICKET_FIELDS,
     )
+    if any(_event_value(ticket, field) != before[field] for field in SLA_FIELDS):
+        clocks.sync(ticket, at=at, signal=clocks.Signal.CHANGED)
     return ticket
+
+
+_LEVELS = (Level.LOW, Level.MEDIUM, Level.HIGH)
+
+
+@transaction.atomic
+def raise_priority(ticket: Ticket, *, actor: User | None, at: datetime | None = None) -> bool:
+    """Raise the ticket one priority level by raising its urgency, then its impact, one step at
+    a time until the matrix gives a higher priority. False when it is already at the top."""
+    order = {value: index for index, value in enumerate(Priority.values)}
+    for impact_step, urgency_step in ((0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 2)):
+        impact = _LEVELS[min(_LEVELS.index(Level(ticket.impact)) + impact_step, 2)]
+        urgency = _LEVELS[min(_LEVELS.index(Level(ticket.urgency)) + urgency_step, 2)]
+        if order[priority_for(impact, urgency)] < order[ticket.priority]:
+            update_ticket(ticket, actor=actor, at=at, impact=impact, urgency=urgency)
+            return True
+    return False
 
 
 def allowed_transitions(ticket: Ticket) -> list[str]:
@@ -339,6 +363,7 @@ def transition(
         at=at,
         detail=detail,
     )
+    clocks.sync(ticket, at=at, signal=clocks.Signal.STATUS, previous_status=current)
     audit.record(
         ticket,
         actor=actor,

@@ -9,7 +9,7 @@ from buttress.audit.models import AuditEntry
 from buttress.sla import services
 from buttress.sla.models import PolicyRule
 from buttress.sla.tests.helpers import OFFICE, make_calendar, make_policy, targets
-from buttress.testing.factories import OrganizationFactory
+from buttress.testing.factories import OrganizationFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +148,10 @@ def test_bad_targets_are_refused(value: Any, message: str):
         [{"minutes_before": 0, "action": "notify"}],
         [{"percent": 50, "action": "explode"}],
         [{"percent": 50, "action": "notify", "clock": "lunch"}],
-        [{"percent": 50, "action": "notify"}, {"percent": 50, "action": "reassign"}],
+        [{"percent": 50, "action": "notify"}, {"percent": 50, "action": "raise_priority"}],
+        [{"percent": 50, "action": "reassign"}],
+        [{"percent": 50, "action": "reassign", "team": 999999}],
+        [{"percent": 50, "action": "notify", "team": 1}],
         [{"percent": 50, "action": "notify", "colour": "red"}],
         ["50%"],
     ],
@@ -161,9 +164,10 @@ def test_bad_warning_steps_are_refused(steps: list[Any]):
 
 
 def test_policy_keeps_a_valid_ladder_and_defaults_to_the_waiting_statuses():
+    team = TeamFactory.create()
     ladder = [
         {"percent": 75, "action": "notify"},
-        {"minutes_before": 15, "action": "reassign", "clock": "resolution"},
+        {"minutes_before": 15, "action": "reassign", "clock": "resolution", "team": team.pk},
     ]
 
     policy = make_policy(warnings=ladder)
@@ -171,6 +175,15 @@ def test_policy_keeps_a_valid_ladder_and_defaults_to_the_waiting_statuses():
     assert policy.warnings == ladder
     assert policy.pausing_statuses == ["waiting_on_customer", "waiting_on_third_party"]
     assert policy.target("P1", "first_response") == 30
+    assert policy.paused_clocks == ["next_response", "resolution"]
+
+
+def test_paused_clocks_are_checked_and_kept_in_clock_order():
+    policy = make_policy(paused_clocks=["resolution", "first_response"])
+    assert policy.paused_clocks == ["first_response", "resolution"]
+    with pytest.raises(ValidationError) as excinfo:
+        make_policy(paused_clocks=["lunch"])
+    assert _field_of(excinfo) == {"paused_clocks"}
 
 
 @pytest.mark.parametrize("statuses", [["sleeping"], ["resolved"], "open"])

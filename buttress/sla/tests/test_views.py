@@ -10,7 +10,7 @@ from buttress.accounts.models import Role
 from buttress.sla import services
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.sla.tests.helpers import make_calendar, make_policy
-from buttress.testing.factories import UserFactory
+from buttress.testing.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def policy_post(cal: Calendar, /, **changes: Any) -> dict[str, Any]:
         "calendar": str(cal.pk),
         "pausing_statuses": ["waiting_on_customer"],
         "pause_on_maintenance": "on",
-        "warnings": "80% notify\n30m reassign resolution",
+        "warnings": "80% notify\n30m raise_priority resolution",
     }
     for priority in ("P1", "P2", "P3", "P4"):
         data[f"target_{priority}_first_response"] = "30"
@@ -181,10 +181,14 @@ def test_try_it_box_shows_bad_input_as_form_errors(client: Client, agent, query)
 
 
 def test_admin_creates_a_policy_with_targets_pauses_and_warnings(client: Client, admin_user):
+    team = TeamFactory.create(name="Second line")
     calendar = make_calendar()
     client.force_login(admin_user)
 
-    response = client.post(reverse("sla:policy_create"), policy_post(calendar))
+    response = client.post(
+        reverse("sla:policy_create"),
+        policy_post(calendar, warnings="80% notify\n30m reassign to second LINE resolution"),
+    )
 
     policy = SlaPolicy.objects.get()
     assert response.status_code == 302
@@ -192,7 +196,7 @@ def test_admin_creates_a_policy_with_targets_pauses_and_warnings(client: Client,
     assert policy.pausing_statuses == ["waiting_on_customer"]
     assert policy.warnings == [
         {"percent": 80, "action": "notify"},
-        {"minutes_before": 30, "action": "reassign", "clock": "resolution"},
+        {"minutes_before": 30, "action": "reassign", "team": team.pk, "clock": "resolution"},
     ]
 
 
@@ -203,7 +207,10 @@ def test_admin_creates_a_policy_with_targets_pauses_and_warnings(client: Client,
         ({"target_P2_first_response": "lots"}, "target_P2_first_response"),
         ({"warnings": "80% shout"}, "warnings"),
         ({"warnings": "often notify"}, "warnings"),
-        ({"warnings": "80% notify\n80% reassign"}, "warnings"),
+        ({"warnings": "80% notify\n80% notify"}, "warnings"),
+        ({"warnings": "80% reassign"}, "warnings"),
+        ({"warnings": "80% reassign to Nobody"}, "warnings"),
+        ({"warnings": "80% notify the boss"}, "warnings"),
         ({"warnings": "80% notify bedtime"}, "warnings"),
         ({"pausing_statuses": ["closed"]}, "pausing_statuses"),
         ({"calendar": "99999999999999999999"}, "calendar"),
