@@ -22,12 +22,25 @@ SORTS = [
     ("updated", "Recently updated"),
     ("created", "Recently created"),
     ("priority", "Priority, P1 first"),
+    ("sla", "SLA due soonest (running clocks)"),
 ]
 ORDERS: dict[str, tuple[str, ...]] = {
     "updated": ("-updated_at", "-id"),
     "created": ("-created_at", "-id"),
     "priority": ("priority", "-updated_at", "-id"),
+    # Tickets with no running clock have no due instant and are left out of this order.
+    "sla": ("sla_due_at", "id"),
 }
+NO_SLA = "none"
+SLA_FILTERS = [
+    ("", "Any SLA state"),
+    ("breached", "Breached"),
+    ("warning", "At risk (warned)"),
+    ("running", "On track"),
+    ("paused", "Paused"),
+    ("met", "All targets met"),
+    (NO_SLA, "No SLA"),
+]
 # "T-10423", "t10423" or "10423" look a ticket up by number.
 NUMBER_RE = re.compile(r"^\s*(?:t-?)?(\d{1,18})\s*$", re.IGNORECASE)
 
@@ -97,6 +110,7 @@ class QueueFilterForm(Form):
         label="Source", required=False, choices=_any("Any source", Source.choices)
     )
     tag = forms.CharField(label="Tag", required=False, max_length=64)
+    sla = forms.ChoiceField(label="SLA", required=False, choices=SLA_FILTERS)
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORTS)
 
     def __init__(

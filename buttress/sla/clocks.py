@@ -26,6 +26,7 @@ from buttress.sla import clockwork
 from buttress.sla.calendar import BusinessCalendar
 from buttress.sla.models import (
     Calendar,
+    ClockKind,
     SlaAction,
     SlaClock,
     SlaPolicy,
@@ -221,6 +222,19 @@ def open_clocks_of(policy: SlaPolicy) -> int:
     return SlaClock.objects.filter(policy=policy, is_current=True).unmet().count()
 
 
+def human_duration(seconds: int) -> str:
+    """``"2d 3h"``, ``"3h 5m"``, ``"4m"``: the two largest units, never negative."""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else f"{seconds % 60}s"
+
+
 def clock_view(clock: SlaClock, *, at: datetime | None = None) -> dict[str, object]:
     """A clock as the workspace, the portal and the API show it: state, target, elapsed
     business time, business time left (negative when late) and wall-clock due instant."""
@@ -237,8 +251,14 @@ def clock_view(clock: SlaClock, *, at: datetime | None = None) -> dict[str, obje
         shown = "breached"
     else:
         shown = clock.state
+    wall_left = (
+        int((clock.breach_at - at).total_seconds())
+        if clock.breach_at is not None and not breached
+        else None
+    )
     return {
         "kind": clock.kind,
+        "label": ClockKind(clock.kind).label,
         "cycle": clock.cycle,
         "state": shown,
         "running": clock.state == clockwork.RUNNING,
@@ -247,17 +267,57 @@ def clock_view(clock: SlaClock, *, at: datetime | None = None) -> dict[str, obje
         "elapsed_seconds": int(elapsed.total_seconds()),
         "left_seconds": int(left.total_seconds()),
         "due_at": clock.breached_at if breached else clock.breach_at,
-        "wall_left_seconds": (
-            int((clock.breach_at - at).total_seconds())
-            if clock.breach_at is not None and not breached
-            else None
-        ),
+        "wall_left_seconds": wall_left,
+        "left_text": human_duration(int(left.total_seconds())),
+        "wall_left_text": human_duration(wall_left) if wall_left is not None else "",
+        "target_text": human_duration(int(clock.target.total_seconds())),
         "started_at": clock.started_at,
         "breached_at": clock.breached_at,
         "met_at": clock.met_at,
         "paused_by": list(clock.pause_reasons),
         "warnings_fired": list(clock.fired),
     }
+
+
+def describe_event(kind: str, detail: dict[str, object]) -> str:
+    """One line for an SLA event on the timeline."""
+    clock = str(detail.get("clock", ""))
+    label = ClockKind(clock).label if clock in ClockKind.values else clock
+    cycle = detail.get("cycle")
+    if clock == clockwork.NEXT_RESPONSE and isinstance(cycle, int) and cycle > 1:
+        label += f" #{cycle}"
+
+    def minutes(key: str) -> str:
+        value = detail.get(key)
+        return human_duration(int(float(value) * 60)) if isinstance(value, int | float) else "?"
+
+    if kind == EventKind.SLA_STARTED:
+        return f"{label}: started, target {minutes('target_minutes')}"
+    if kind == EventKind.SLA_PAUSED:
+        reasons = detail.get("reasons")
+        by = ", ".join(map(str, reasons)) if isinstance(reasons, list) else "?"
+        return f"{label}: paused by {by} after {minutes('elapsed_minutes')}"
+    if kind == EventKind.SLA_RESUMED:
+        why = " (reopened)" if detail.get("reason") == "reopened" else ""
+        return f"{label}: resumed{why} with {minutes('elapsed_minutes')} used"
+    if kind == EventKind.SLA_WARNING:
+        point = (
+            f"{detail['percent']}% used"
+            if "percent" in detail
+            else f"{detail.get('minutes_before')} min before due"
+        )
+        return f"{label}: warning at {point}, action {detail.get('action')}"
+    if kind == EventKind.SLA_BREACHED:
+        return f"{label}: breached, target {minutes('target_minutes')}"
+    if kind == EventKind.SLA_MET:
+        late = " late" if detail.get("late") else ""
+        return f"{label}: met{late} after {minutes('elapsed_minutes')}"
+    if kind == EventKind.SLA_RETARGETED:
+        return (
+            f"{label}: target {minutes('before_minutes')} → {minutes('target_minutes')}, "
+            f"{minutes('elapsed_minutes')} already used"
+        )
+    return f"{label}: {kind}"
 
 
 def current_clocks(tickets: Iterable[Ticket]) -> dict[int, list[SlaClock]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -52,6 +52,7 @@ from buttress.desk.models import (
     TimeEntry,
 )
 from buttress.desk.services.tickets import allowed_transitions
+from buttress.sla import clocks
 from buttress.tenancy import access as tenancy_access
 from buttress.tenancy.access import Capability
 from buttress.tenancy.models import Contact, Organization
@@ -89,6 +90,12 @@ class TicketOut(Schema):
         validation_alias="is_paused", description="In a status that pauses SLA clocks."
     )
     reopened_count: int
+    sla_state: str = Field(
+        description="breached, warning, running, paused, met, or empty without SLA clocks."
+    )
+    sla_due_at: dt.datetime | None = Field(
+        description="The earliest breach (past) or projected breach (future) of running clocks."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     first_response_at: dt.datetime | None
@@ -187,6 +194,34 @@ class TicketFilters(Schema):
     team: int | None = Field(None, description="A team id.")
     requester: int | None = Field(None, description="A contact id.")
     q: str | None = Field(None, description="Subject contains, or a ticket number (T-10423).")
+    sla: Literal["breached", "warning", "running", "paused", "met", "none"] | None = Field(
+        None, description="The SLA state; none: tickets without clocks."
+    )
+    sort: Literal["updated", "sla"] = Field(
+        "updated",
+        description="updated: most recently updated first; sla: soonest due first, only "
+        "tickets with a running clock.",
+    )
+
+
+class ClockOut(Schema):
+    kind: str = Field(description="first_response, next_response or resolution.")
+    cycle: int = Field(description="Next response counts its exchanges: 1, 2, ...")
+    state: str = Field(description="running, paused, breached (still running or paused) or met.")
+    running: bool
+    breached: bool
+    target_minutes: float = Field(description="The target in business minutes.")
+    elapsed_seconds: int = Field(description="Business time used so far.")
+    left_seconds: int = Field(description="Business time left; negative when late.")
+    due_at: dt.datetime | None = Field(
+        description="When it breached, or when it will breach if nothing changes (wall time)."
+    )
+    wall_left_seconds: int | None
+    started_at: dt.datetime
+    breached_at: dt.datetime | None
+    met_at: dt.datetime | None
+    paused_by: list[str] = Field(description="status, maintenance or no_policy.")
+    warnings_fired: list[str] = Field(description="Warning steps fired (staff only).")
 
 
 class SearchParams(Schema):
@@ -356,6 +391,11 @@ def list_tickets(
         if (number := _number_in(filters.q)) is not None:
             match |= Q(number=number)
         queryset = queryset.filter(match)
+    if filters.sla is not None:
+        queryset = queryset.filter(sla_state="" if filters.sla == "none" else filters.sla)
+    if filters.sort == "sla":
+        queryset = queryset.filter(sla_due_at__isnull=False)
+        return paginated(queryset, page, order=("sla_due_at", "id"))
     return paginated(queryset, page, order=("-updated_at", "-id"))
 
 
@@ -564,6 +604,20 @@ def create_time_entry(
         date=body.date,
     )
     return HttpStatus(201, entry)
+
+
+@router.get("/tickets/{ticket_id}/sla", response=responses(list[ClockOut]))
+def list_clocks(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's current SLA clocks: state, business and wall time left, due instant."""
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    views = [
+        clocks.clock_view(clock) for clock in clocks.current_clocks([ticket]).get(ticket.pk, [])
+    ]
+    if not sees_internal(user):
+        for view in views:
+            view["warnings_fired"] = []
+    return views
 
 
 @router.get("/tickets/{ticket_id}/events", response=responses(CursorPage[EventOut]))

@@ -18,6 +18,7 @@ from buttress.desk import search, services
 from buttress.desk.access import DeskCapability, can, require, sees_internal, tickets_for
 from buttress.desk.forms import (
     ME,
+    NO_SLA,
     NUMBER_RE,
     OPEN,
     ORDERS,
@@ -88,6 +89,10 @@ def _filters(
     if tag := cleaned.get("tag"):
         # Tags are stored as a JSON list of lower-case words; the quotes make it a whole tag.
         tickets = tickets.filter(tags__icontains=f'"{tag}"')
+    if sla := cleaned.get("sla"):
+        tickets = tickets.filter(sla_state="" if sla == NO_SLA else sla)
+    if cleaned.get("sort") == "sla":
+        tickets = tickets.filter(sla_due_at__isnull=False)
     words = ""
     if text := cleaned.get("q"):
         if match := NUMBER_RE.match(text):
@@ -108,6 +113,8 @@ def _rows(tickets: TicketQuerySet) -> TicketQuerySet:
         "tags",
         "updated_at",
         "created_at",
+        "sla_state",
+        "sla_due_at",
         "organization__name",
         "requester__name",
         "assignee__full_name",

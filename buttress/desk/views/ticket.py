@@ -30,6 +30,7 @@ from buttress.desk.forms import (
 from buttress.desk.models import DONE_STATUSES, EventKind, Status, Ticket, TimeEntry
 from buttress.desk.services.tickets import allowed_transitions
 from buttress.desk.views.common import ticket_for_request
+from buttress.sla import clocks
 from buttress.tenancy.access import Capability
 from buttress.tenancy.access import can as can_tenancy
 from buttress.web.forms import add_service_errors
@@ -93,6 +94,8 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
         reply_id = detail.get("reply")
         if event.kind in (EventKind.REPLIED, EventKind.NOTE_ADDED) and reply_id in replies:
             entry["reply"] = replies[reply_id]
+        if event.kind.startswith("sla_") and "clock" in detail:
+            entry["sla"] = clocks.describe_event(event.kind, detail)
         field = detail.get("field")
         if field in names:
             for key in ("before", "after"):
@@ -138,6 +141,9 @@ def _context(
     )
     context: dict[str, Any] = {
         "ticket": ticket,
+        "clocks": [
+            clocks.clock_view(clock) for clock in clocks.current_clocks([ticket]).get(ticket.pk, [])
+        ],
         "timeline": _timeline(user, ticket),
         "transitions": [(s, STATUS_LABELS[s]) for s in allowed_transitions(ticket)],
         "can_work": can_work,
