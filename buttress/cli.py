@@ -423,6 +423,49 @@ def tickets_reindex() -> None:
     click.echo(f"Indexed {count} ticket{'' if count == 1 else 's'}.")
 
 
+# --- SLA -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def sla() -> None:
+    """SLA clocks."""
+
+
+@sla.command("replay")
+@click.option("--org", "org_slug", help="Only this organisation's tickets (its slug).")
+@click.option(
+    "--since",
+    help="Also tickets resolved or closed since this date (YYYY-MM-DD); open ones always.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--limit", default=50, show_default=True, help="Changed clocks to list.")
+def sla_replay(org_slug: str | None, since: str | None, dry_run: bool, limit: int) -> None:
+    """Rebuild clocks from ticket history under the current calendars, policies and rules."""
+    _setup()
+    from datetime import UTC, datetime
+
+    from buttress.sla.replay import replay
+    from buttress.tenancy.models import Organization
+
+    organization = None
+    if org_slug is not None:
+        organization = Organization.objects.filter(slug=org_slug.strip().lower()).first()
+        if organization is None:
+            _fail(f"no organisation with slug {org_slug!r}")
+    since_at = None
+    if since is not None:
+        try:
+            since_at = datetime.strptime(since.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            _fail(f"--since must be a date written as YYYY-MM-DD, not {since!r}")
+    report = replay(organization=organization, since=since_at, dry_run=dry_run)
+    for change in report.changes[: max(limit, 0)]:
+        click.echo(f"{change.ticket} {change.clock}: {change.before} -> {change.after}")
+    if len(report.changes) > limit:
+        click.echo(f"... and {len(report.changes) - limit} more changed clocks")
+    click.echo(("Dry run: " if dry_run else "") + report.describe(dry_run=dry_run))
+
+
 def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
