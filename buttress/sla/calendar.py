@@ -26,12 +26,20 @@ Searches are bounded: ``add`` raises ``NoBusinessTime`` (a ``ValueError``) when 
 not reached within ten years, ``between`` refuses intervals longer than a hundred years, and
 instants must lie in the years 2 to 9997.
 
-Neither operation steps through time: both work on spans of constant UTC offset, in which the
-wall clock is the real clock shifted, count whole weeks from per-weekday totals corrected by the
-holidays and closures they contain, and walk single days only for the last week of an ``add``.
-UTC offset changes are found by sampling each year every six hours (cached per zone and year)
-and bisecting to the second, where the tz database places them; a pair of changes that undo
-each other within one six-hour sample would go unseen.
+Each calendar keeps, per stretch of 64 days of real time, its business time as sorted UTC
+intervals (integer microseconds) with a running total, built on first use and cached: at most 32
+stretches and about 100,000 intervals per calendar, the stretch built first dropped first. A new
+calendar answers its first few questions the uncached way below, as one made for a single answer
+never repays building a stretch. An answer within eight stretches of its start costs a bisection
+or two and a look-up per stretch it touches: ``between`` is the running total at its end less
+that at its start, ``add`` finds the interval where the running total reaches the start's plus
+the duration. Longer answers, and the rest of an ``add`` that goes further, do not step through
+time either: they work on spans of constant UTC offset, in which the wall clock is the real
+clock shifted, count whole weeks from per-weekday totals corrected by the holidays and closures
+they contain, and walk single days only for the last week of an ``add``. Both ways build on the
+same spans. UTC offset changes are found by sampling each year every six hours (cached per zone
+and year) and bisecting to the second, where the tz database places them; a pair of changes that
+undo each other within one six-hour sample would go unseen.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,8 +69,22 @@ _MAX_SPAN = (_MAX_SPAN_YEARS * 36525 // 100) * _DAY
 # Instants are kept a year clear of datetime's limits, where local times would overflow.
 _FIRST = (datetime(2, 1, 1, tzinfo=UTC) - _EPOCH_UTC) // timedelta(microseconds=1)
 _LAST = (datetime(9998, 1, 1, tzinfo=UTC) - _EPOCH_UTC) // timedelta(microseconds=1)
+_ONE_US = timedelta(microseconds=1)
+_ZERO = timedelta(0)
+# The cache of business intervals: per stretch of ``_CHUNK`` real time (UTC), at most
+# ``_CACHE_CHUNKS`` stretches and about ``_CACHE_INTERVALS`` intervals per calendar, built from
+# the ``_COLD_MISSES + 1``th stretch asked for on. Answers reaching more than ``_FAST_CHUNKS``
+# stretches go (or go on) the uncached way.
+_CHUNK = 64 * _DAY
+_CACHE_CHUNKS = 32
+_CACHE_INTERVALS = 100_000
+_FAST_CHUNKS = 8
+_COLD_MISSES = 8
 
 type Window = tuple[time, time]
+# Business intervals of one stretch: their UTC starts, their ends, and the running total of
+# business time before each (one more entry, the stretch's total, at the end).
+type _Chunk = tuple[list[int], list[int], list[int]]
 
 
 class NoBusinessTime(ValueError):
@@ -79,6 +102,28 @@ def _to_utc_us(moment: datetime, name: str) -> int:
     if not _FIRST <= value <= _LAST:
         raise ValueError(f"{name} {moment.isoformat()} is outside the years 2 to 9997")
     return value
+
+
+def _instant(moment: datetime, name: str) -> int:
+    """``_to_utc_us``, quicker for valid input (an aware datetime minus an aware one is exact)."""
+    try:
+        value: int = (moment - _EPOCH_UTC) // _ONE_US
+    except TypeError:
+        return _to_utc_us(moment, name)  # raises the error naming what is wrong
+    if _FIRST <= value <= _LAST:
+        return value
+    return _to_utc_us(moment, name)
+
+
+def _measure_to(chunk: _Chunk, instant: int) -> int:
+    """Business time of a stretch before ``instant``."""
+    starts, ends, totals = chunk
+    index = bisect.bisect_right(starts, instant) - 1
+    if index < 0:
+        return 0
+    if instant >= ends[index]:
+        return totals[index + 1]
+    return totals[index] + instant - starts[index]
 
 
 def _from_utc_us(value: int) -> datetime:
@@ -257,6 +302,12 @@ class BusinessCalendar:
         )
         self._closure_starts = [start for start, _ in merged]
         self._closure_ends = [end for _, end in merged]
+        self._chunks: dict[int, _Chunk] = {}
+        self._misses = 0
+        # Intervals in one stretch: its days (partial ones at either end included) times the
+        # most windows of a day, plus splits by closures and offset changes.
+        most = (_CHUNK // _DAY + 2) * max(len(day) for day in self._windows) + len(merged) + 8
+        self._cache_chunks = max(2, min(_CACHE_CHUNKS, _CACHE_INTERVALS // most))
 
     @classmethod
     def always(cls, timezone: str = "UTC") -> BusinessCalendar:
@@ -287,17 +338,29 @@ class BusinessCalendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time inside ``[start, end)``; ``end`` before ``start`` is an error."""
-        start_us = _to_utc_us(start, "start")
-        end_us = _to_utc_us(end, "end")
-        if end_us < start_us:
-            raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
+        start_us = _instant(start, "start")
+        end_us = _instant(end, "end")
+        if end_us <= start_us:
+            if end_us < start_us:
+                raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
+            return _ZERO
         if end_us - start_us > _MAX_SPAN:
             raise ValueError(f"between() covers at most {_MAX_SPAN_YEARS} years")
-        total = sum(
-            self._measure(low, high, offset)
-            for low, high, offset in _spans(self.zone, start_us, end_us)
-        )
-        return timedelta(microseconds=total)
+        index = start_us // _CHUNK
+        last = (end_us - 1) // _CHUNK
+        if last - index >= _FAST_CHUNKS:
+            return timedelta(0, 0, self._between_spans(start_us, end_us))
+        chunk = self._chunks.get(index) or self._chunk(index)
+        if chunk is None:
+            return timedelta(0, 0, self._between_spans(start_us, end_us))
+        total = -_measure_to(chunk, start_us)
+        while index < last:
+            total += chunk[2][-1]
+            index += 1
+            chunk = self._chunks.get(index) or self._chunk(index)
+            if chunk is None:
+                return timedelta(0, 0, total + self._between_spans(index * _CHUNK, end_us))
+        return timedelta(0, 0, total + _measure_to(chunk, end_us))
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The first instant at which ``duration`` of business time has passed since ``start``.
@@ -305,25 +368,118 @@ class BusinessCalendar:
         Raises ``NoBusinessTime`` (a ``ValueError``) when the calendar holds less than
         ``duration`` in the ten years after ``start``.
         """
-        start_us = _to_utc_us(start, "start")
+        start_us = _instant(start, "start")
         if not isinstance(duration, timedelta):
             raise ValueError(f"duration must be a timedelta, got {duration!r}")
-        if duration < timedelta(0):
-            raise ValueError(f"duration must not be negative, got {duration}")
-        need = _us(duration)
-        if need == 0:
+        need = duration // _ONE_US
+        if need <= 0:
+            if need < 0:
+                raise ValueError(f"duration must not be negative, got {duration}")
             return start
         if self._week_total == 0:
             raise NoBusinessTime("the calendar has no business hours on any weekday")
-        limit = min(start_us + _MAX_SEARCH, _LAST)
-        for low, high, offset in _spans(self.zone, start_us, limit):
-            need, found = self._advance(low, high, offset, need)
-            if found is not None:
-                return _from_utc_us(found).astimezone(start.tzinfo)
+        position = start_us  # where the uncached way takes over, if it must
+        index = start_us // _CHUNK
+        chunk = self._chunks.get(index) or self._chunk(index)
+        if chunk is not None:
+            # ``need`` becomes the business time wanted from the start of the current stretch.
+            need += _measure_to(chunk, start_us)
+            stop = min(index + _FAST_CHUNKS, -(-_LAST // _CHUNK))
+            while chunk is not None:
+                starts, _ends, totals = chunk
+                if need <= totals[-1]:
+                    # The interval in which the running total reaches ``need``.
+                    found = bisect.bisect_left(totals, need) - 1
+                    answer = starts[found] + need - totals[found]
+                    return (_EPOCH_UTC + timedelta(0, 0, answer)).astimezone(start.tzinfo)
+                need -= totals[-1]
+                index += 1
+                if index >= stop:
+                    break
+                chunk = self._chunks.get(index) or self._chunk(index)
+            position = min(index * _CHUNK, _LAST)
+        found_at = self._add_spans(position, min(start_us + _MAX_SEARCH, _LAST), need)
+        if found_at is not None:
+            return (_EPOCH_UTC + timedelta(0, 0, found_at)).astimezone(start.tzinfo)
         raise NoBusinessTime(
             f"the calendar holds less than {duration} of business time in the "
             f"{_MAX_SEARCH_YEARS} years after {start.isoformat()}"
         )
+
+    # The cache of business intervals per stretch of real time.
+
+    def _chunk(self, index: int) -> _Chunk | None:
+        """The business intervals of stretch ``index``, built and cached on first use.
+
+        Only the part of the stretch inside the supported years is held. A new calendar's
+        first ``_COLD_MISSES`` stretches asked for are not built but answered the uncached way
+        (``None``): building one costs several uncached answers, and a calendar made for a
+        single answer, or a few, would never use it.
+        """
+        if self._misses < _COLD_MISSES:
+            self._misses += 1
+            return None
+        low = max(index * _CHUNK, _FIRST)
+        high = min((index + 1) * _CHUNK, _LAST)
+        starts: list[int] = []
+        ends: list[int] = []
+        windows = self._windows
+        holidays = self._holiday_set
+        for span_low, span_high, offset in _spans(self.zone, low, high):
+            day = (span_low + offset) // _DAY
+            last_day = (span_high - 1 + offset) // _DAY
+            midnight = day * _DAY - offset  # the day's local midnight, as a UTC instant
+            while day <= last_day:
+                if day not in holidays:
+                    for window_start, window_end in windows[day % 7]:
+                        interval_start = max(midnight + window_start, span_low)
+                        interval_end = min(midnight + window_end, span_high)
+                        if interval_start >= interval_end:
+                            continue
+                        if ends and ends[-1] == interval_start:
+                            ends[-1] = interval_end  # touching windows are one interval
+                        else:
+                            starts.append(interval_start)
+                            ends.append(interval_end)
+                day += 1
+                midnight += _DAY
+        closure = bisect.bisect_right(self._closure_ends, low)
+        if closure < len(self._closure_starts) and self._closure_starts[closure] < high:
+            parts = [
+                part
+                for interval in zip(starts, ends, strict=True)
+                for part in self._open_parts(*interval)
+            ]
+            starts = [part_start for part_start, _ in parts]
+            ends = [part_end for _, part_end in parts]
+        totals = [0, *itertools.accumulate(map(operator.sub, ends, starts))]
+        chunk = (starts, ends, totals)
+        chunks = self._chunks
+        # Drop the stretches built first; tolerant of another thread doing the same.
+        while len(chunks) >= self._cache_chunks:
+            try:
+                del chunks[next(iter(chunks))]
+            except (KeyError, RuntimeError, StopIteration):
+                break
+        chunks[index] = chunk
+        return chunk
+
+    # The uncached way, for long answers.
+
+    def _between_spans(self, start: int, end: int) -> int:
+        """Business time of the UTC interval ``[start, end)``, span by span."""
+        return sum(
+            self._measure(low, high, offset) for low, high, offset in _spans(self.zone, start, end)
+        )
+
+    def _add_spans(self, start: int, limit: int, need: int) -> int | None:
+        """The instant at which ``need`` of business time has passed since ``start``, or None
+        when ``[start, limit)`` holds less."""
+        for low, high, offset in _spans(self.zone, start, limit):
+            need, found = self._advance(low, high, offset, need)
+            if found is not None:
+                return found
+        return None
 
     # Arithmetic on integer microseconds. "Wall" values are naive local times, UTC values real
     # instants; inside one constant-offset span, wall = utc + offset.

@@ -192,21 +192,26 @@ class TryForm(Form):
         self.timezone = timezone
 
     def clean_start(self) -> datetime:
-        text = _no_nul(self.cleaned_data["start"].strip())
-        try:
-            return parse_instant(text)
-        except ValueError:
-            pass
-        try:
-            naive = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValidationError(f"{text!r} is not an ISO 8601 date and time.") from None
-        if naive.tzinfo is not None:
-            raise ValidationError(f"{text!r} has no usable UTC offset.")
-        try:
-            return naive.replace(tzinfo=ZoneInfo(self.timezone))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError(str(exc)) from exc
+        return local_instant(self.cleaned_data["start"], self.timezone)
+
+
+def local_instant(text: str, timezone: str) -> datetime:
+    """An ISO date and time; without an offset it is read in ``timezone``."""
+    text = _no_nul(text.strip())
+    try:
+        return parse_instant(text)
+    except ValueError:
+        pass
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not an ISO 8601 date and time.") from None
+    if naive.tzinfo is not None:
+        raise ValidationError(f"{text!r} has no usable UTC offset.")
+    try:
+        return naive.replace(tzinfo=ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 def target_name(priority: str, clock: str) -> str:
@@ -379,3 +384,95 @@ class RuleForm(Form):
 
     def clean_category(self) -> str:
         return _no_nul(self.cleaned_data["category"])
+
+
+class SimulatorForm(Form):
+    """A made-up ticket under one policy: when is each target due, when does each warning fire?"""
+
+    policy = forms.ChoiceField()
+    created_at = forms.CharField(
+        label="Created at",
+        help_text="ISO date and time, e.g. 2026-11-27T16:00; without an offset it is read in "
+        "the policy calendar's time zone.",
+    )
+    priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.P3)
+    history = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One event a line, in time order: '2026-11-27 16:20 reply agent', "
+        "'... reply customer', '... status waiting_on_customer', '... priority P1'.",
+    )
+
+    def __init__(self, *args: Any, policies: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policies = {str(policy.pk): policy for policy in policies}
+        field = self.fields["policy"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(pk, policy.name) for pk, policy in self.policies.items()]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        policy = self.policies.get(str(cleaned.get("policy")))
+        if policy is None:
+            return cleaned
+        cleaned["policy"] = policy
+        zone = policy.calendar.timezone
+        try:
+            cleaned["created_at"] = local_instant(cleaned.get("created_at", ""), zone)
+        except ValidationError as exc:
+            self.add_error("created_at", exc)
+            return cleaned
+        items: list[dict[str, Any]] = []
+        for number, line in enumerate(_no_nul(cleaned.get("history", "")).splitlines(), 1):
+            words = line.split()
+            if not words:
+                continue
+            if len(words) >= 2 and len(words[1]) in (5, 8) and words[1][2:3] == ":":
+                words = [f"{words[0]}T{words[1]}", *words[2:]]
+            if len(words) != 3 or words[1] not in ("status", "priority", "reply"):
+                self.add_error(
+                    "history",
+                    f"Line {number}: write '<date> <time> status|priority|reply <value>'.",
+                )
+                return cleaned
+            try:
+                at = local_instant(words[0], zone)
+            except ValidationError as exc:
+                self.add_error("history", f"Line {number}: {' '.join(exc.messages)}")
+                return cleaned
+            items.append({"at": at, words[1]: words[2]})
+        cleaned["history"] = items
+        return cleaned
+
+
+MAX_REPORT_DAYS = 3660
+
+
+class ReportForm(Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label="Until", widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive."
+    )
+    organization = forms.ChoiceField(label="Organisation", required=False)
+    policy = forms.ChoiceField(label="Policy", required=False)
+
+    def __init__(self, *args: Any, organizations: Any, policies: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        org_field = self.fields["organization"]
+        assert isinstance(org_field, forms.ChoiceField)
+        org_field.choices = [("", "All organisations")] + [
+            (str(org.pk), org.name) for org in organizations
+        ]
+        policy_field = self.fields["policy"]
+        assert isinstance(policy_field, forms.ChoiceField)
+        policy_field.choices = [("", "All policies")] + [(str(p.pk), p.name) for p in policies]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", "The period ends before it starts.")
+            elif (end - start).days > MAX_REPORT_DAYS:
+                self.add_error("end", "A report covers at most ten years.")
+        return cleaned

@@ -11,15 +11,16 @@ outputs, never inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from buttress.desk.models import DONE_STATUSES, EventKind, Ticket, TicketEvent
+from buttress.desk.models import DONE_STATUSES, EventKind, Priority, Status, Ticket, TicketEvent
 from buttress.lib.timeutil import now
 from buttress.sla import clockwork
 from buttress.sla.clocks import save_machine, terms_for
@@ -333,3 +334,41 @@ def simulate(
     attributes = Attributes(organization_id=0, type="", category="", priority=priority)
     machine = run(attributes, status, created_at, steps, choose=lambda _: policy)
     return machine, project(machine)
+
+
+MAX_HISTORY = 500
+REPLY_BY = {"agent": "agent_reply", "customer": "customer_reply"}
+
+
+def check_history(
+    items: Sequence[Mapping[str, Any]], *, created_at: datetime, field: str = "history"
+) -> list[Step]:
+    """A simulated history (``{"at", and one of "status", "priority", "reply"}``) as steps;
+    raises ``ValidationError`` naming ``field`` and the item."""
+    if len(items) > MAX_HISTORY:
+        raise ValidationError({field: f"At most {MAX_HISTORY} entries."})
+    steps: list[Step] = []
+    for index, item in enumerate(items, start=1):
+        where = f"entry {index}"
+        at = item.get("at")
+        if not isinstance(at, datetime) or at.utcoffset() is None:
+            raise ValidationError({field: f"{where}: 'at' is a date and time with a UTC offset."})
+        if at < created_at:
+            raise ValidationError({field: f"{where}: happens before the ticket was created."})
+        given = [key for key in ("status", "priority", "reply") if item.get(key)]
+        if len(given) != 1:
+            raise ValidationError({field: f"{where}: give one of status, priority or reply."})
+        value = str(item[given[0]])
+        if given[0] == "status":
+            if value not in Status.values:
+                raise ValidationError({field: f"{where}: {value!r} is not a ticket status."})
+            steps.append(Step(at, "status", value))
+        elif given[0] == "priority":
+            if value not in Priority.values:
+                raise ValidationError({field: f"{where}: priority is one of P1, P2, P3, P4."})
+            steps.append(Step(at, "priority", value))
+        else:
+            if value not in REPLY_BY:
+                raise ValidationError({field: f"{where}: reply is by agent or customer."})
+            steps.append(Step(at, REPLY_BY[value]))
+    return steps

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from buttress.sla import views
+from buttress.sla.views import config as views
+from buttress.sla.views.insight import report, simulator
 
 app_name = "sla"
 
@@ -19,4 +20,6 @@ urlpatterns = [
     path("rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),
     path("rules/<int:rule_id>/up/", views.rule_move, {"direction": "up"}, name="rule_up"),
     path("rules/<int:rule_id>/down/", views.rule_move, {"direction": "down"}, name="rule_down"),
+    path("simulator/", simulator, name="simulator"),
+    path("report/", report, name="report"),
 ]

@@ -23,9 +23,11 @@ from buttress.api.v1.base import (
     responses,
 )
 from buttress.desk.models import Priority, TicketType
-from buttress.sla import access, services
+from buttress.desk.models import Status as TicketStatus
+from buttress.sla import access, replay, reports, services
 from buttress.sla.calendar import NoBusinessTime
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy, engine_years
+from buttress.tenancy.access import organizations_for
 from buttress.tenancy.models import Organization
 
 router = Router(tags=["sla"])
@@ -384,3 +386,182 @@ def delete_rule(request: HttpRequest, rule_id: int) -> Status[None]:
     require_write(request)
     services.delete_rule(rule, actor=user)
     return Status(204, None)
+
+
+# --- simulator -------------------------------------------------------------------------------
+
+
+class HistoryIn(Schema):
+    at: datetime = Field(description="When it happened, with a UTC offset.")
+    status: str | None = Field(None, description="The ticket moved to this status.")
+    priority: str | None = Field(None, description="The priority changed to P1..P4.")
+    reply: str | None = Field(None, description="A public reply: agent or customer.")
+
+
+class SimulateIn(Schema):
+    policy: int
+    created_at: datetime = Field(description="When the ticket is created, with a UTC offset.")
+    priority: Priority = Priority.P3
+    status: str = Field("new", description="The status it is created in.")
+    history: list[HistoryIn] = Field(default_factory=list)
+
+
+class TransitionOut(Schema):
+    kind: str = Field(description="started, paused, resumed, warning, breached, met, retargeted.")
+    clock: str
+    cycle: int
+    at: datetime
+    detail: dict[str, Any]
+
+
+class WarningAtOut(Schema):
+    step: str
+    at: datetime
+
+
+class ProjectionOut(Schema):
+    clock: str
+    cycle: int
+    state: str
+    elapsed_minutes: float
+    target_minutes: float
+    breached_at: datetime | None
+    met_at: datetime | None
+    due_at: datetime | None = Field(description="When it breached or, if running, will breach.")
+    warnings: list[WarningAtOut] = Field(description="Warnings still to fire, with their instants.")
+
+
+class SimulateOut(Schema):
+    transitions: list[TransitionOut]
+    clocks: list[ProjectionOut]
+
+
+@router.post("/sla/simulate", response=responses(SimulateOut))
+def simulate(request: HttpRequest, body: SimulateIn) -> dict[str, Any]:
+    """With this policy, a ticket created at ``created_at`` with this history of status,
+    priority and replies: what happened to each clock, when each is due, when each warning
+    fires. Nothing is stored."""
+    user = current_user(request)
+    policy = access.get_policy_for(user, body.policy)
+    if body.created_at.utcoffset() is None:
+        raise ValidationError({"created_at": "Give a UTC offset."})
+    if body.status not in TicketStatus.values:
+        raise ValidationError({"status": f"{body.status!r} is not a ticket status."})
+    steps = replay.check_history([item.dict() for item in body.history], created_at=body.created_at)
+    try:
+        machine, projection = replay.simulate(
+            policy,
+            created_at=body.created_at,
+            priority=body.priority,
+            status=body.status,
+            steps=steps,
+        )
+    except NoBusinessTime as exc:
+        raise HttpError(422, str(exc)) from exc
+    return {
+        "transitions": [
+            {
+                "kind": t.kind,
+                "clock": t.clock,
+                "cycle": t.cycle,
+                "at": t.at,
+                "detail": dict(t.detail),
+            }
+            for t in machine.transitions
+        ],
+        "clocks": [
+            {
+                "clock": p.clock,
+                "cycle": p.cycle,
+                "state": p.state,
+                "elapsed_minutes": p.elapsed.total_seconds() / 60,
+                "target_minutes": p.target.total_seconds() / 60,
+                "breached_at": p.breached_at,
+                "met_at": p.met_at,
+                "due_at": p.due_at,
+                "warnings": [{"step": step, "at": at} for step, at in p.warnings],
+            }
+            for p in projection
+        ],
+    }
+
+
+# --- compliance ------------------------------------------------------------------------------
+
+
+class ReportParams(Schema):
+    start: datetime = Field(description="Start of the period (inclusive), with a UTC offset.")
+    end: datetime = Field(description="End of the period (exclusive), with a UTC offset.")
+    organization: int | None = None
+    policy: int | None = None
+
+
+class ClockFiguresOut(Schema):
+    clock: str
+    on_time: int
+    breached: int
+    compliance: float | None = Field(description="Percent on time; null when none decided.")
+    median_minutes: float | None = Field(description="Business minutes, clocks met in period.")
+    p90_minutes: float | None
+
+
+class ComplianceOut(Schema):
+    organization: int
+    organization_name: str
+    policy: int | None
+    policy_name: str
+    on_time: int
+    breached: int
+    compliance: float | None
+    clocks: list[ClockFiguresOut]
+
+
+def _mins(value: timedelta | None) -> float | None:
+    return round(value.total_seconds() / 60, 3) if value is not None else None
+
+
+@router.get("/sla/report", response=responses(list[ComplianceOut]))
+def compliance_report(request: HttpRequest, params: Query[ReportParams]) -> list[dict[str, Any]]:
+    """Per organisation and policy: targets met on time and breached in ``[start, end)`` (by
+    the instant each outcome was decided), compliance, and business time to first response and
+    to resolution (median, p90)."""
+    user = current_user(request)
+    access.require_read(user)
+    for name in ("start", "end"):
+        if getattr(params, name).utcoffset() is None:
+            raise ValidationError({name: "Give a UTC offset."})
+    if params.end <= params.start:
+        raise ValidationError({"end": "The period ends before it starts."})
+    org = optional_organization(request, params.organization)
+    wanted = (
+        [org.pk] if org is not None else list(organizations_for(user).values_list("pk", flat=True))
+    )
+    policy_id = None
+    if params.policy is not None:
+        policy_id = access.get_policy_for(user, params.policy).pk
+    rows = reports.compliance(
+        start=params.start, end=params.end, organizations=wanted, policy_id=policy_id
+    )
+    return [
+        {
+            "organization": row.organization_id,
+            "organization_name": row.organization,
+            "policy": row.policy_id,
+            "policy_name": row.policy,
+            "on_time": row.on_time,
+            "breached": row.breached,
+            "compliance": row.compliance,
+            "clocks": [
+                {
+                    "clock": kind,
+                    "on_time": figures.on_time,
+                    "breached": figures.breached,
+                    "compliance": figures.compliance,
+                    "median_minutes": _mins(figures.median),
+                    "p90_minutes": _mins(figures.p90),
+                }
+                for kind, figures in row.clocks.items()
+            ],
+        }
+        for row in rows
+    ]

@@ -4,8 +4,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from buttress.sla import calendar as calendar_module
 from buttress.sla.calendar import BusinessCalendar, NoBusinessTime
+from buttress.sla.tests.oracle import MINUTE, Oracle
+from buttress.sla.tests.test_calendar_properties import AROUND, settings_around_a_change
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -280,3 +285,285 @@ def test_between_refuses_more_than_a_century():
 def test_instants_outside_the_supported_years_are_refused():
     with pytest.raises(ValueError, match="outside the years 2 to 9997"):
         office().add(datetime(9999, 1, 1, tzinfo=UTC), HOUR)
+
+
+# The cache of business intervals per stretch of real time, and the uncached way beyond it.
+
+
+def _utc_us(moment: datetime) -> int:
+    return (moment - calendar_module._EPOCH_UTC) // timedelta(microseconds=1)
+
+
+def _warmed(calendar: BusinessCalendar) -> BusinessCalendar:
+    """The calendar, past the first answers a new one gives without its cache."""
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    for _ in range(calendar_module._COLD_MISSES + 1):
+        calendar.between(moment, moment + HOUR)
+    assert calendar._chunks
+    return calendar
+
+
+def _stretch_start_after(moment: datetime) -> datetime:
+    """The first boundary between two cached stretches at or after ``moment``."""
+    index = -(-_utc_us(moment) // calendar_module._CHUNK)
+    return calendar_module._EPOCH_UTC + timedelta(microseconds=index * calendar_module._CHUNK)
+
+
+def _weekdays_between(first: date, stop: date, holidays: frozenset[date] = frozenset()) -> int:
+    """Working days (Monday to Friday, not holidays) from ``first`` to ``stop - 1 day``."""
+    return sum(
+        1
+        for offset in range((stop - first).days)
+        if (day := first + timedelta(days=offset)).weekday() < 5 and day not in holidays
+    )
+
+
+def test_answers_across_a_stretch_boundary_are_exact():
+    boundary = _stretch_start_after(datetime(2025, 6, 1, tzinfo=UTC))
+    assert boundary.time() == time(0)  # stretches start at UTC midnights
+    night = {day: [(time(22), time(0)), (time(0), time(2))] for day in range(7)}
+    calendar = _warmed(BusinessCalendar("UTC", night))
+    always = _warmed(BusinessCalendar.always())
+    micro = timedelta(microseconds=1)
+
+    assert always.between(boundary - micro, boundary + micro) == 2 * micro
+    assert always.add(boundary - micro, 2 * micro) == boundary + micro
+    assert always.add(boundary - micro, micro) == boundary
+    assert calendar.between(boundary - 2 * HOUR, boundary + 2 * HOUR) == 4 * HOUR
+    assert calendar.between(boundary, boundary + 4 * HOUR) == 2 * HOUR
+    assert calendar.between(boundary - 4 * HOUR, boundary) == 2 * HOUR
+    assert calendar.add(boundary - HOUR, 3 * HOUR) == boundary + 2 * HOUR
+    assert calendar.add(boundary - HOUR, HOUR) == boundary
+    assert calendar.add(boundary, 2 * HOUR + micro) == boundary + 22 * HOUR + micro
+
+
+def test_a_new_calendar_builds_its_cache_only_after_a_few_answers():
+    calendar = office()
+    start = london(2025, 6, 2, 9)
+
+    for week in range(calendar_module._COLD_MISSES):
+        assert calendar.add(start + timedelta(weeks=20 * week), 8 * HOUR).hour == 17
+    assert not calendar._chunks
+
+    assert calendar.add(start, 8 * HOUR) == london(2025, 6, 2, 17)
+    assert list(calendar._chunks) == [_utc_us(start) // calendar_module._CHUNK]
+
+
+def test_cold_and_warm_calendars_answer_alike():
+    def make() -> BusinessCalendar:
+        return BusinessCalendar(
+            "America/New_York",
+            {day: [(time(8), time(12)), (time(13), time(17, 30))] for day in range(5)},
+            holidays=[date(2025, 11, 27), date(2025, 12, 25), date(2026, 1, 1)],
+            closures=[(new_york(2025, 12, 24, 12), new_york(2025, 12, 26, 10))],
+        )
+
+    starts = [
+        new_york(2025, 10, 1) + offset * timedelta(hours=37, minutes=11) for offset in range(60)
+    ]
+    durations = [timedelta(minutes=offset * 613) for offset in range(60)]
+    warm = _warmed(make())
+    for start, duration in zip(starts, durations, strict=True):
+        warm.add(start, duration)
+        warm.between(start, start + 3 * duration)
+
+    for start, duration in zip(starts, durations, strict=True):
+        cold = make()
+        assert cold.add(start, duration) == warm.add(start, duration)
+        assert cold.between(start, start + 3 * duration) == warm.between(
+            start, start + 3 * duration
+        )
+
+
+def _last_working_day(stop: date, holidays: frozenset[date]) -> date:
+    day = stop - timedelta(days=1)
+    while day.weekday() >= 5 or day in holidays:
+        day -= timedelta(days=1)
+    return day
+
+
+def test_long_between_crosses_year_ends_and_dst_both_ways():
+    holidays = frozenset(
+        {date(2025, 12, 25), date(2025, 12, 26), date(2026, 1, 1), date(2026, 4, 3)}
+    )
+    calendar = BusinessCalendar.office_hours("Europe/London", holidays=holidays)
+    # Sunday 00:00-03:00 in New York: three hours, four on the fall-back Sunday, two on the
+    # spring-forward one.
+    night = sundays((time(0), time(3)), zone="America/New_York")
+
+    for first, stop in [
+        (date(2025, 9, 1), date(2025, 11, 3)),  # 63 days, over the October change
+        (date(2025, 12, 1), date(2026, 4, 30)),  # a year end and the March change
+        (date(2025, 3, 1), date(2027, 3, 1)),  # two years: longer than the cached way reaches
+    ]:
+        expected = 8 * HOUR * _weekdays_between(first, stop, holidays)
+        start = london(first.year, first.month, first.day)
+        end = london(stop.year, stop.month, stop.day)
+        last = _last_working_day(stop, holidays)
+
+        assert calendar.between(start, end) == expected
+        assert calendar.add(start, expected) == london(last.year, last.month, last.day, 17)
+
+    assert night.between(new_york(2025, 10, 1), new_york(2025, 12, 1)) == (9 * 3 + 1) * HOUR
+    assert night.between(new_york(2026, 2, 1), new_york(2026, 4, 1)) == (9 * 3 - 1) * HOUR
+    assert night.between(new_york(2025, 10, 1), new_york(2027, 10, 1)) == 104 * 3 * HOUR
+    assert night.add(new_york(2025, 10, 1), (9 * 3 + 1) * HOUR) == datetime(
+        2025, 11, 30, 8, tzinfo=UTC
+    )
+
+
+def test_long_add_goes_on_beyond_the_cached_stretches():
+    holidays = frozenset({date(2026, 5, 4), date(2026, 12, 25), date(2027, 1, 1)})
+    calendar = BusinessCalendar.office_hours("Europe/London", holidays=holidays)
+    start = london(2025, 6, 2, 9)
+
+    for days in [1, 40, 250, 420, 700]:
+        answer = calendar.add(start, days * 8 * HOUR)
+        assert answer.hour == 17
+        assert (
+            _weekdays_between(date(2025, 6, 2), answer.date() + timedelta(days=1), holidays) == days
+        )
+        assert calendar.between(start, answer) == days * 8 * HOUR
+
+
+def test_many_windows_a_day_match_the_oracle():
+    # 72 ten-minute windows a day, every twenty minutes.
+    windows = [
+        (time(hour, minute), time(hour, minute + 10))
+        for hour in range(24)
+        for minute in (0, 20, 40)
+    ]
+    calendar = BusinessCalendar(
+        "Europe/London",
+        dict.fromkeys(range(7), windows),
+        holidays=[date(2025, 10, 27)],
+        closures=[(london(2025, 10, 25, 12, 5), london(2025, 10, 25, 14, 55))],
+    )
+    oracle = Oracle(calendar)
+    start = london(2025, 10, 25, 7, 3)
+
+    for minutes in [0, 7, 10, 11, 600, 2000, 3000]:
+        end = start + minutes * MINUTE
+        assert calendar.between(start, end) == oracle.between(start, end)
+        duration = minutes * MINUTE
+        assert calendar.add(start, duration) == oracle.add(start, duration, timedelta(days=10))
+    # Twelve hours a day; the fall-back day's repeated 01:00-02:00 holds half an hour more, the
+    # spring-forward day half an hour less; the holiday and 85 closed minutes count nothing.
+    year = calendar.between(london(2025, 1, 1), london(2026, 1, 1))
+    assert year == 364 * 12 * HOUR - 85 * MINUTE
+
+
+def test_the_cache_stays_bounded():
+    windows = [
+        (time(hour, minute), time(hour, minute + 1))
+        for hour in range(24)
+        for minute in range(0, 60, 2)
+    ]
+    many = BusinessCalendar("UTC", dict.fromkeys(range(7), windows))
+    office_calendar = office()
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+
+    for week in range(0, 52 * 20, 3):
+        moment = start + week * timedelta(weeks=1)
+        office_calendar.between(moment, moment + timedelta(days=30))
+        if week < 52 * 2:
+            many.between(moment, moment + timedelta(days=1))
+
+    assert len(office_calendar._chunks) == calendar_module._CACHE_CHUNKS
+    held = sum(len(starts) for starts, _, _ in many._chunks.values())
+    assert len(many._chunks) >= 2
+    assert held <= calendar_module._CACHE_INTERVALS
+    # Dropped stretches are built again with the same answers.
+    assert many.between(start, start + timedelta(days=1)) == 12 * HOUR
+    assert office_calendar.between(start, start + timedelta(days=7)) == 5 * 8 * HOUR
+
+
+def test_the_ends_of_the_supported_years_are_reachable():
+    always = BusinessCalendar.always()
+    last_hour = datetime(9997, 12, 31, 23, tzinfo=UTC)
+
+    assert always.add(last_hour, HOUR) == datetime(9998, 1, 1, tzinfo=UTC)
+    with pytest.raises(NoBusinessTime):
+        always.add(last_hour, HOUR + timedelta(microseconds=1))
+    assert always.between(last_hour, datetime(9998, 1, 1, tzinfo=UTC)) == HOUR
+    first = datetime(2, 1, 1, tzinfo=UTC)
+    assert always.between(first, first + 24 * HOUR) == 24 * HOUR
+    assert always.add(first, 24 * HOUR) == first + 24 * HOUR
+
+
+ZONES = ["UTC", "Europe/London", "America/New_York", "Australia/Lord_Howe", "America/Santiago"]
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> BusinessCalendar:
+    weekly = {}
+    for day in range(7):
+        marks = sorted(draw(st.lists(st.integers(0, 24 * 4), unique=True, max_size=6)))
+        weekly[day] = [
+            (
+                time(start // 4, start % 4 * 15),
+                time(0) if end == 96 else time(end // 4, end % 4 * 15),
+            )
+            for start, end in zip(marks[::2], marks[1::2], strict=False)
+        ]
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    holidays = [
+        date(2025, 1, 1) + timedelta(days=offset)
+        for offset in draw(st.lists(st.integers(0, 900), max_size=40))
+    ]
+    closures = [
+        (base + timedelta(hours=start), base + timedelta(hours=start + length))
+        for start, length in draw(
+            st.lists(st.tuples(st.integers(0, 900 * 24), st.integers(1, 24 * 60)), max_size=4)
+        )
+    ]
+    return BusinessCalendar(draw(st.sampled_from(ZONES)), weekly, holidays, closures)
+
+
+instants = st.integers(0, 800 * 24 * 3600 * 10**6).map(
+    lambda us: datetime(2025, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(calendars(), instants, st.integers(0, 700 * 24 * 3600 * 10**6))
+def test_cached_between_equals_the_uncached_way(calendar, start, length):
+    end = start + timedelta(microseconds=length)
+    _warmed(calendar)
+
+    measured = calendar.between(start, end)
+
+    assert measured == timedelta(microseconds=calendar._between_spans(_utc_us(start), _utc_us(end)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(calendars(), instants, st.integers(1, 4000 * 3600 * 10**6))
+def test_cached_add_equals_the_uncached_way(calendar, start, microseconds):
+    _warmed(calendar)
+    start_us = _utc_us(start)
+    limit = start_us + calendar_module._MAX_SEARCH
+    expected = None
+    if calendar._week_total:
+        expected = calendar._add_spans(start_us, limit, microseconds)
+
+    try:
+        answer = calendar.add(start, timedelta(microseconds=microseconds))
+    except NoBusinessTime:
+        assert expected is None
+        return
+    assert _utc_us(answer) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(settings_around_a_change(), st.integers(-AROUND, AROUND), st.integers(0, 4 * 24 * 60))
+def test_a_warm_calendar_matches_the_oracle_around_dst_changes(given_calendar, offset, minutes):
+    calendar, base = given_calendar
+    _warmed(calendar)
+    oracle = Oracle(calendar)
+    start = base + offset * MINUTE
+    length = minutes * MINUTE
+
+    assert calendar.between(start, start + length) == oracle.between(start, start + length)
+    expected = oracle.add(start, length, timedelta(days=10))
+    if expected is not None:
+        assert calendar.add(start, length) == expected
