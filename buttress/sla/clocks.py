@@ -217,6 +217,18 @@ def write_summary(ticket: Ticket, machine: clockwork.Machine) -> None:
         Ticket.objects.filter(pk=ticket.pk).update(sla_state=state, sla_due_at=due)
 
 
+def bank_until(ticket: Ticket, *, calendar: clockwork.CalendarLike, at: datetime) -> None:
+    """Bank the running clocks' business time up to ``at`` on ``calendar`` (the hours as they
+    were before an edit), so that only time after ``at`` is measured on the new hours."""
+    for row in SlaClock.objects.select_for_update().filter(
+        ticket_id=ticket.pk, is_current=True, state=clockwork.RUNNING
+    ):
+        if row.running_since is not None and row.running_since < at:
+            row.elapsed += calendar.between(row.running_since, at)
+            row.running_since = at
+            row.save(update_fields=["elapsed", "running_since"])
+
+
 def open_clocks_of(policy: SlaPolicy) -> int:
     """How many unmet clocks ``policy`` runs."""
     return SlaClock.objects.filter(policy=policy, is_current=True).unmet().count()

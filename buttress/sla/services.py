@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import holidays as holiday_data
@@ -30,6 +32,7 @@ from buttress.sla.models import (
     parse_holidays,
     parse_weekly,
 )
+from buttress.sla.tasks import apply_configuration
 from buttress.tenancy.models import Organization
 
 if TYPE_CHECKING:
@@ -141,6 +144,32 @@ def _clean_calendar(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def calendar_snapshot(calendar: Calendar) -> dict[str, Any]:
+    """What decides a calendar's business time, as JSON (to measure time on it after an edit)."""
+    return {
+        field: getattr(calendar, field)
+        for field in CALENDAR_FIELDS
+        if field not in ("name", "organization")
+    }
+
+
+def _apply_to_open_clocks(
+    policy_ids: list[int], *, edited_at: datetime, old_calendar: dict[str, Any] | None
+) -> None:
+    """Once the edit commits, a task applies it to the open clocks it concerns from
+    ``edited_at`` on; time before that stays measured on the calendar as it was."""
+    if not policy_ids:
+        return
+    transaction.on_commit(
+        partial(
+            apply_configuration.enqueue,
+            policy_ids,
+            edited_at.isoformat(),
+            old_calendar,
+        )
+    )
+
+
 @transaction.atomic
 def create_calendar(
     *,
@@ -177,12 +206,19 @@ def update_calendar(calendar: Calendar, *, actor: User | None, **changes: Any) -
         raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}.")
     before = audit.snapshot(calendar, CALENDAR_FIELDS)
     current = {field: getattr(calendar, field) for field in CALENDAR_EDITABLE}
+    old_hours = calendar_snapshot(calendar)
     cleaned = _clean_calendar({**current, **changes})
     for field, value in cleaned.items():
         setattr(calendar, field, value)
     calendar.updated_at = now()
     calendar.save()
     calendar.__dict__.pop("_engine_cache", None)
+    if calendar_snapshot(calendar) != old_hours:
+        _apply_to_open_clocks(
+            list(calendar.policies.values_list("pk", flat=True)),
+            edited_at=calendar.updated_at,
+            old_calendar=old_hours,
+        )
     audit.record_update(
         calendar,
         actor=actor,
@@ -405,11 +441,19 @@ def update_policy(policy: SlaPolicy, *, actor: User | None, **changes: Any) -> S
         raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}.")
     before = audit.snapshot(policy, POLICY_FIELDS)
     current = {field: getattr(policy, field) for field in POLICY_EDITABLE}
+    old_calendar = policy.calendar
     cleaned = _clean_policy(policy.organization, {**current, **changes})
     for field, value in cleaned.items():
         setattr(policy, field, value)
     policy.updated_at = now()
     policy.save()
+    _apply_to_open_clocks(
+        [policy.pk],
+        edited_at=policy.updated_at,
+        old_calendar=calendar_snapshot(old_calendar)
+        if old_calendar.pk != policy.calendar_id
+        else None,
+    )
     audit.record_update(
         policy, actor=actor, organization=policy.organization, before=before, fields=POLICY_FIELDS
     )

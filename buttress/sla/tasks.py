@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.tasks import task
@@ -10,8 +11,8 @@ from django.tasks import task
 from buttress.desk.models import Ticket
 from buttress.lib.timeutil import now
 from buttress.scheduler.claims import holding
-from buttress.sla import actions, clocks
-from buttress.sla.models import SlaAction, SlaClock
+from buttress.sla import actions, clocks, clockwork
+from buttress.sla.models import Calendar, SlaAction, SlaClock
 
 
 @task()
@@ -47,3 +48,34 @@ def run_action(action_id: int, claim: str) -> bool:
         action.due_at = None
         action.save(update_fields=["outcome", "done_at", "due_at"])
         return True
+
+
+@task()
+def apply_configuration(
+    policy_ids: list[int], edited_at: str, old_calendar: dict[str, Any] | None = None
+) -> int:
+    """Apply edited policies (or their calendar) to the open clocks they run, from the edit
+    on: time up to ``edited_at`` is banked on the calendar as it was (``old_calendar``, a
+    snapshot, when the hours changed), then the new targets, ladders and hours apply.
+    Returns how many tickets were brought up to date."""
+    edited = datetime.fromisoformat(edited_at)
+    before = None
+    if old_calendar is not None:
+        before = Calendar(**old_calendar).engine(range(clocks.FIRST_HOLIDAY_YEAR, edited.year + 2))
+    ticket_ids = (
+        SlaClock.objects.filter(policy_id__in=policy_ids, is_current=True)
+        .exclude(state=clockwork.MET)
+        .values_list("ticket_id", flat=True)
+        .distinct()
+    )
+    done = 0
+    for ticket_id in list(ticket_ids):
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+            if ticket is None:
+                continue
+            if before is not None:
+                clocks.bank_until(ticket, calendar=before, at=edited)
+            clocks.sync(ticket, signal=clocks.Signal.CHANGED)
+            done += 1
+    return done

@@ -16,7 +16,7 @@ from buttress.scheduler.claims import claim_due
 from buttress.scheduler.registry import get_timer
 from buttress.sla import clocks, services
 from buttress.sla.models import SlaAction, SlaClock
-from buttress.sla.tasks import fire_clock, run_action
+from buttress.sla.tasks import apply_configuration, fire_clock, run_action
 from buttress.sla.tests.helpers import make_calendar, make_policy, targets
 from buttress.testing.factories import TeamFactory
 
@@ -248,3 +248,44 @@ def test_clock_view_shows_business_and_wall_time_left(org, agent):
     assert view["wall_left_seconds"] == int(
         (datetime(2026, 3, 9, 9, 30, tzinfo=UTC) - friday - 15 * MIN).total_seconds()
     )
+
+
+def test_a_policy_edit_reaches_open_clocks_from_the_edit_on(
+    org, agent, django_capture_on_commit_callbacks
+):
+    made = policy(targets=targets(first=30, resolution=240))
+    ticket = open_ticket(org, agent)
+    desk.add_reply(ticket, actor=agent, body="Hi", at=T0 + 5 * MIN)
+
+    with (
+        time_machine.travel(T0 + 60 * MIN, tick=False),
+        django_capture_on_commit_callbacks() as callbacks,
+    ):
+        services.update_policy(made, actor=None, targets=targets(first=30, resolution=90))
+    assert len(callbacks) == 1
+    with time_machine.travel(T0 + 61 * MIN, tick=False):
+        assert apply_configuration.call([made.pk], (T0 + 60 * MIN).isoformat(), None) == 1
+
+    resolution = clock(ticket, "resolution")
+    assert resolution.target == 90 * MIN
+    assert resolution.breach_at == T0 + 90 * MIN
+    assert ticket.events.filter(kind=EventKind.SLA_RETARGETED).count() == 1
+
+
+def test_a_calendar_edit_keeps_time_before_it_on_the_old_hours(org, agent):
+    office = make_calendar(name="Office", timezone="UTC", weekly={"0": [["09:00", "17:00"]]})
+    made = make_policy(calendar=office, targets=targets(first=30, resolution=600))
+    services.create_rule(actor=None, policy=made)
+    ticket = open_ticket(org, agent)  # Monday 09:00 UTC
+    old = services.calendar_snapshot(office)
+
+    edit = T0 + 120 * MIN  # 11:00: two business hours used
+    with time_machine.travel(edit, tick=False):
+        services.update_calendar(office, actor=None, weekly={"0": [["09:00", "10:00"]]})
+    with time_machine.travel(edit + MIN, tick=False):
+        apply_configuration.call([made.pk], edit.isoformat(), old)
+
+    resolution = clock(ticket, "resolution")
+    assert resolution.elapsed == 120 * MIN
+    # 480 minutes left, one business hour a week from now on: eight Mondays later.
+    assert resolution.breach_at == T0 + timedelta(weeks=8) + 60 * MIN
