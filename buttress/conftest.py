@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from buttress.accounts.models import Role, User
 from buttress.tenancy.models import Organization
 from buttress.testing.factories import OrganizationFactory, UserFactory
+from buttress.testing.processes import Processes, process_groups
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -89,3 +92,9 @@ def db_task_backend() -> None:
 
     if settings.TASK_BACKEND != "db":
         pytest.skip("reads django-tasks-db rows; runs in the database-backend passes")
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Processes]]:
+    """Start buttress processes (``group.start("scheduler")``); all are stopped afterwards."""
+    yield from process_groups(tmp_path)
