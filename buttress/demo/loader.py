@@ -14,6 +14,8 @@ from buttress.assets.models import Asset, AssetRelation
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS, TEAMS, Customer, inventory
 from buttress.desk import services as desk
 from buttress.desk.models import Ticket
+from buttress.sla import services as sla
+from buttress.sla.models import SlaPolicy
 from buttress.tenancy import services as tenancy
 from buttress.tenancy.models import Contact, Organization, Site
 
@@ -44,6 +46,7 @@ def load_demo() -> DemoSummary:
     orgs = {customer.slug: _organization(customer, summary) for customer in CUSTOMERS}
     _users(orgs, summary)
     teams = _teams(summary)
+    _service_levels(teams, summary)
     for customer in CUSTOMERS:
         _inventory(customer, orgs[customer.slug], teams, summary)
         _tickets(orgs[customer.slug], teams, summary)
@@ -200,6 +203,67 @@ DEMO_TICKETS = (
         reply="The duplex roller was worn; it has been replaced.",
     ),
 )
+
+
+OFFICE_HOURS = {str(day): [["08:00", "18:00"]] for day in range(5)}
+ROUND_THE_CLOCK = {str(day): [["00:00", "24:00"]] for day in range(7)}
+# Business minutes: first response, next response, resolution.
+STANDARD_TARGETS = {
+    "P1": {"first_response": 30, "next_response": 60, "resolution": 240},
+    "P2": {"first_response": 60, "next_response": 120, "resolution": 480},
+    "P3": {"first_response": 240, "next_response": 480, "resolution": 1440},
+    "P4": {"first_response": 480, "next_response": 960, "resolution": 2880},
+}
+CRITICAL_TARGETS = {
+    p: {"first_response": 15, "next_response": 30, "resolution": 240} for p in STANDARD_TARGETS
+}
+
+
+def _service_levels(teams: dict[str, Team], summary: DemoSummary) -> None:
+    """Office hours for most work, round the clock for P1, each with a warning ladder."""
+    if SlaPolicy.objects.filter(organization__isnull=True).exists():
+        return
+    office = sla.create_calendar(
+        actor=None,
+        organization=None,
+        name="Office hours (London)",
+        timezone="Europe/London",
+        weekly=OFFICE_HOURS,
+        holiday_country="GB",
+        holiday_subdivision="ENG",
+    )
+    always = sla.create_calendar(
+        actor=None,
+        organization=None,
+        name="Round the clock",
+        timezone="UTC",
+        weekly=ROUND_THE_CLOCK,
+    )
+    escalate = next(iter(teams.values()), None)
+    ladder: list[dict[str, object]] = [{"percent": 75, "action": "notify"}]
+    if escalate is not None:
+        ladder.append(
+            {"minutes_before": 15, "action": "reassign", "clock": "resolution", "team": escalate.pk}
+        )
+    standard = sla.create_policy(
+        actor=None,
+        organization=None,
+        name="Standard (office hours)",
+        calendar=office,
+        targets=STANDARD_TARGETS,
+        warnings=ladder,
+    )
+    critical = sla.create_policy(
+        actor=None,
+        organization=None,
+        name="Critical (24x7)",
+        calendar=always,
+        targets=CRITICAL_TARGETS,
+        warnings=[{"percent": 50, "action": "notify"}, {"percent": 80, "action": "notify"}],
+    )
+    sla.create_rule(actor=None, policy=critical, priority="P1")
+    sla.create_rule(actor=None, policy=standard)
+    summary.created["SLA policies"] += 2
 
 
 def _tickets(org: Organization, teams: dict[str, Team], summary: DemoSummary) -> None:

@@ -1,5 +1,3 @@
-import time
-
 import pytest
 from django.contrib.auth import authenticate
 
@@ -109,11 +107,8 @@ def test_each_customer_gets_tickets_in_several_states_once():
         }
     assert Reply.objects.filter(is_internal=True).exists()
     assert Ticket.objects.filter(assets__isnull=False).exists()
-
-
-def test_loading_the_data_is_quick():
-    # Password hashing (five logins) is a fixed cost on top, about a second on an idle core.
-    started = time.monotonic()
-    load_demo()
-
-    assert time.monotonic() - started < 5
+    # The demo's service levels run clocks on them: waiting pauses, resolving meets.
+    states = dict(Ticket.objects.values_list("status", "sla_state").distinct())
+    assert states["waiting_on_customer"] == "paused"
+    assert states["resolved"] == "met"
+    assert states["new"] in ("running", "warning")
