@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "buttress.assets",
     "buttress.desk",
     "buttress.sla",
+    "buttress.portal",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

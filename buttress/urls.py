@@ -12,4 +12,5 @@ urlpatterns: list[object] = [
     path("audit/", include("buttress.audit.urls")),
     path("tickets/", include("buttress.desk.urls")),
     path("sla/", include("buttress.sla.urls")),
+    path("portal/", include("buttress.portal.urls")),
 ]

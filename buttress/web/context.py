@@ -78,6 +78,7 @@ class Navigation:
                     staff or customer_admin,
                 ),
                 ("Tickets", "desk:list", is_desk_staff(user)),
+                ("My requests", "portal:list", not is_desk_staff(user)),
                 ("SLA", "sla:index", staff),
                 ("Assets", "assets:list", can(user, Capability.VIEW_CMDB)),
                 ("Audit log", "audit:list", can(user, Capability.VIEW_AUDIT)),

@@ -526,13 +526,14 @@ def compliance_report(request: HttpRequest, params: Query[ReportParams]) -> list
     the instant each outcome was decided), compliance, and business time to first response and
     to resolution (median, p90)."""
     user = current_user(request)
+    # Another organisation answers 404 before the role is looked at.
+    org = optional_organization(request, params.organization)
     access.require_read(user)
     for name in ("start", "end"):
         if getattr(params, name).utcoffset() is None:
             raise ValidationError({name: "Give a UTC offset."})
     if params.end <= params.start:
         raise ValidationError({"end": "The period ends before it starts."})
-    org = optional_organization(request, params.organization)
     wanted = (
         [org.pk] if org is not None else list(organizations_for(user).values_list("pk", flat=True))
     )

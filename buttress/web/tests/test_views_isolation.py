@@ -23,7 +23,7 @@ from buttress.testing.factories import AssetFactory, ContactFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 
-UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk", "sla"}
+UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk", "sla", "portal"}
 
 
 def _patterns(
@@ -62,6 +62,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
+        "portal:pk": lambda: ticket.pk,
         "slug": lambda: org.slug,
         "pk": lambda: web.pk,
         "site_id": lambda: site.pk,
@@ -93,6 +94,7 @@ def test_the_walk_covers_the_object_pages():
         "desk:detail",
         "desk:reply",
         "desk:transition",
+        "portal:detail",
         "sla:calendar_edit",
         "sla:policy_delete",
         "sla:rule_up",

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from buttress.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.ticket_list, name="list"),
+    path("new/", views.ticket_create, name="create"),
+    path("<int:pk>/", views.ticket_detail, name="detail"),
+]

@@ -1,0 +1,171 @@
+"""The customer portal: a customer's own tickets, opening a request, and one ticket's public
+conversation with its service-level targets. Provider staff use the workspace instead."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+
+from buttress.desk import services as desk
+from buttress.desk.access import (
+    DeskCapability,
+    events_for,
+    get_ticket_for,
+    is_staff,
+    replies_for,
+    require,
+    tickets_for,
+)
+from buttress.desk.models import DONE_STATUSES, EventKind, Level, Source, Ticket
+from buttress.lib.pagination import InvalidCursor, paginate
+from buttress.portal.forms import NewRequestForm, PortalFilterForm, PortalReplyForm
+from buttress.sla import clocks
+from buttress.web.forms import add_service_errors
+from buttress.web.users import current_user
+
+if TYPE_CHECKING:
+    from buttress.accounts.models import User
+
+PAGE_SIZE = 25
+# What a customer's timeline shows besides the conversation.
+SHOWN_EVENTS = (EventKind.CREATED, EventKind.STATUS_CHANGED, EventKind.REOPENED)
+
+
+def portal_user(request: HttpRequest) -> User:
+    """The signed-in customer; provider staff are sent to the workspace."""
+    user = current_user(request)
+    if is_staff(user):
+        raise PermissionDenied("The portal is for customers; staff use the ticket workspace.")
+    require(user, DeskCapability.VIEW)
+    return user
+
+
+@login_required
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    user = portal_user(request)
+    data = request.GET.copy()
+    data.setdefault("status", "open")
+    form = PortalFilterForm(data)
+    form.is_valid()
+    tickets = tickets_for(user).select_related("requester")
+    shown = form.cleaned_data.get("status")
+    if shown == "open":
+        tickets = tickets.exclude(status__in=DONE_STATUSES)
+    elif shown == "done":
+        tickets = tickets.filter(status__in=DONE_STATUSES)
+    order = ("-updated_at", "-id")
+    try:
+        page = paginate(tickets, order=order, cursor=request.GET.get("cursor"), limit=PAGE_SIZE)
+    except InvalidCursor:
+        messages.warning(request, "That page link is no longer valid; showing the first page.")
+        page = paginate(tickets, order=order, limit=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query,
+        "can_open": _may_open(user),
+    }
+    return render(request, "portal/list.html", context)
+
+
+def _may_open(user: User) -> bool:
+    return user.organization_id is not None and _can_open(user)
+
+
+def _can_open(user: User) -> bool:
+    try:
+        require(user, DeskCapability.OPEN)
+    except PermissionDenied:
+        return False
+    return True
+
+
+@login_required
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    user = portal_user(request)
+    require(user, DeskCapability.OPEN)
+    if user.organization is None:
+        raise PermissionDenied("Your account belongs to no organisation.")
+    form = NewRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = desk.create_ticket(
+                user.organization,
+                actor=user,
+                subject=data["subject"],
+                description=data["description"],
+                type=data["type"],
+                impact=Level.MEDIUM,
+                urgency=data["urgency"],
+                requester=user.contact,
+                source=Source.PORTAL,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Your request {ticket.reference} is open.")
+            return redirect("portal:detail", pk=ticket.pk)
+    return render(request, "portal/create.html", {"form": form})
+
+
+def _conversation(user: User, ticket: Ticket) -> list[dict[str, Any]]:
+    replies = {
+        r.pk: r for r in replies_for(user, ticket).select_related("author", "author_contact")
+    }
+    entries: list[dict[str, Any]] = []
+    for event in (
+        events_for(user, ticket)
+        .filter(kind__in=(*SHOWN_EVENTS, EventKind.REPLIED))
+        .order_by("at", "id")
+    ):
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        entry: dict[str, Any] = {"event": event}
+        if event.kind == EventKind.REPLIED:
+            reply = replies.get(detail.get("reply"))
+            if reply is None:
+                continue
+            entry["reply"] = reply
+            entry["by_staff"] = detail.get("by") == "agent"
+        entry["to"] = detail.get("to")
+        entries.append(entry)
+    return entries
+
+
+def _targets(ticket: Ticket) -> list[dict[str, object]]:
+    return [clocks.clock_view(c) for c in clocks.current_clocks([ticket]).get(ticket.pk, [])]
+
+
+@login_required
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = current_user(request)
+    ticket = get_ticket_for(user, pk)
+    portal_user(request)
+    form = PortalReplyForm(request.POST or None)
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if request.method == "POST":
+        require(user, DeskCapability.OPEN)
+        if form.is_valid():
+            try:
+                desk.add_reply(ticket, actor=user, body=form.cleaned_data["body"])
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Your reply was sent.")
+                return redirect("portal:detail", pk=ticket.pk)
+    context = {
+        "ticket": ticket,
+        "conversation": _conversation(user, ticket),
+        "targets": _targets(ticket),
+        "form": form,
+        "can_reply": _can_open(user) and ticket.merged_into_id is None,
+    }
+    return render(request, "portal/detail.html", context)
