@@ -129,7 +129,8 @@ def _conversation(user: User, ticket: Ticket) -> list[dict[str, Any]]:
         detail = event.detail if isinstance(event.detail, dict) else {}
         entry: dict[str, Any] = {"event": event}
         if event.kind == EventKind.REPLIED:
-            reply = replies.get(detail.get("reply"))
+            reply_id = detail.get("reply")
+            reply = replies.get(reply_id) if isinstance(reply_id, int) else None
             if reply is None:
                 continue
             entry["reply"] = reply
