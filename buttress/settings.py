@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "buttress.desk",
     "buttress.sla",
     "buttress.portal",
+    "buttress.alerts",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

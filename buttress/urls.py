@@ -13,4 +13,5 @@ urlpatterns: list[object] = [
     path("tickets/", include("buttress.desk.urls")),
     path("sla/", include("buttress.sla.urls")),
     path("portal/", include("buttress.portal.urls")),
+    path("", include("buttress.alerts.urls")),
 ]

@@ -15,10 +15,14 @@ if ! redis_up && command -v redis-server >/dev/null 2>&1; then
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
     for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
 fi
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's chromium for the browser tests"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
-        || echo "could not install chromium" >&2
+# Real peers for the tests, from Debian: a browser, and Alertmanager with amtool.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing Debian packages for the tests: ${missing[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
+        >/dev/null 2>&1 || echo "could not install ${missing[*]}" >&2
 fi
 pg_up && echo "PostgreSQL: reachable" || echo "PostgreSQL: not reachable"
 redis_up && echo "Redis: reachable" || echo "Redis: not reachable"

@@ -15,7 +15,8 @@ from buttress.accounts.http import client_ip, user_agent
 from buttress.accounts.models import STAFF_ROLES, User
 
 # Machine endpoints and assets never redirect to a page meant for a person.
-_MACHINE_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics")
+# Machines call these: they never see the first-run setup page or sign-in redirects.
+_MACHINE_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/hooks/", "/v2/enqueue", "/ping/")
 TRACKED_SESSION_KEY = "_buttress_session_tracked"
 
 

@@ -21,6 +21,7 @@ from django.test import Client
 
 from buttress.accounts import services as accounts
 from buttress.accounts.models import ApiToken, Role, Team, User, UserSession
+from buttress.alerts.models import Integration
 from buttress.api.tests.conftest import ApiClient, api_as
 from buttress.api.v1 import api
 from buttress.assets import services as asset_services
@@ -131,6 +132,20 @@ def _rule_of(tenant: Tenant) -> int:
     return rule.pk
 
 
+def _integration_of(tenant: Tenant) -> int:
+    # Made directly rather than by the service, which would write B's audit log mid-walk.
+    integration, _ = Integration.objects.get_or_create(
+        organization=tenant.org,
+        defaults={
+            "name": f"{tenant.org.name} alerts",
+            "kind": "alertmanager",
+            "key_prefix": tenant.org.slug[:10],
+            "key_digest": Integration.hash_key(tenant.org.slug),
+        },
+    )
+    return integration.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -147,6 +162,7 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "calendar_id": _calendar_of,
     "policy_id": _policy_of,
     "rule_id": _rule_of,
+    "integration_id": _integration_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

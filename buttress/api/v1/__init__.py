@@ -10,6 +10,7 @@ from buttress.api.v1 import (
     audit,
     base,
     contacts,
+    integrations,
     organizations,
     sites,
     sla,
@@ -28,5 +29,6 @@ api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
 api.add_router("/", tickets.router)
 api.add_router("/", sla.router)
+api.add_router("/", integrations.router)
 
 __all__ = ["api"]

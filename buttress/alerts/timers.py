@@ -1,0 +1,13 @@
+from datetime import timedelta
+
+from buttress.alerts.models import Alert, Delivery
+from buttress.alerts.tasks import expire_alert, process_delivery
+from buttress.scheduler.registry import Timer, register
+
+# Normally the task queued with the delivery processes it; this catches a lost one.
+register(
+    Timer(
+        "alerts.delivery", Delivery, "process_due_at", process_delivery, lease=timedelta(minutes=2)
+    )
+)
+register(Timer("alerts.expire", Alert, "expires_due_at", expire_alert))
