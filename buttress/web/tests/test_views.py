@@ -67,13 +67,13 @@ def test_home_shows_customer_admin_only_their_organisation(
     assert "recent" not in response.context
 
 
-def test_end_user_navigation_has_only_home(client: Client, end_user):
+def test_end_user_navigation_has_home_and_their_requests(client: Client, end_user):
     client.force_login(end_user)
 
     response = client.get(reverse("web:home"))
 
     labels = [link.label for link in response.context["nav"].items]
-    assert labels == ["Home"]
+    assert labels == ["Home", "My requests"]
 
 
 def test_viewer_navigation_lists_staff_areas_without_user_management(client: Client, viewer):
