@@ -80,6 +80,7 @@ _CACHE_CHUNKS = 32
 _CACHE_INTERVALS = 100_000
 _FAST_CHUNKS = 8
 _COLD_MISSES = 8
+_CHUNKS_END = -(-_LAST // _CHUNK)  # the first stretch wholly past the supported years
 
 type Window = tuple[time, time]
 # Business intervals of one stretch: their UTC starts, their ends, and the running total of
@@ -384,7 +385,7 @@ class BusinessCalendar:
         if chunk is not None:
             # ``need`` becomes the business time wanted from the start of the current stretch.
             need += _measure_to(chunk, start_us)
-            stop = min(index + _FAST_CHUNKS, -(-_LAST // _CHUNK))
+            stop = min(index + _FAST_CHUNKS, _CHUNKS_END)
             while chunk is not None:
                 starts, _ends, totals = chunk
                 if need <= totals[-1]:
