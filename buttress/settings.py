@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "buttress.desk",
     "buttress.sla",
     "buttress.portal",
+    "buttress.monitoring",
     "buttress.alerts",
     "buttress.scheduler",
     "buttress.ops",
@@ -244,6 +245,10 @@ SCHEDULER_STALE_AFTER = int(env("BUTTRESS_SCHEDULER_STALE_AFTER", "60"))
 SCHEDULER_MAX_BATCH = int(env("BUTTRESS_SCHEDULER_MAX_BATCH", "0"))
 # Finished background-task results are kept this long, then pruned by housekeeping.
 TASK_RESULT_RETENTION_DAYS = int(env("BUTTRESS_TASK_RESULT_RETENTION_DAYS", "14"))
+
+# Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
+MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))
+MONITORING_PINGS_KEPT = int(env("BUTTRESS_PINGS_KEPT", "100"))
 
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
 # When set, /metrics asks for `Authorization: Bearer <token>`.

@@ -29,6 +29,7 @@ from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
 from buttress.desk.models import Ticket
 from buttress.lib.timeutil import now
+from buttress.monitoring.models import Monitor
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
 from buttress.testing.factories import (
@@ -146,6 +147,15 @@ def _integration_of(tenant: Tenant) -> int:
     return integration.pk
 
 
+def _monitor_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    monitor, _ = Monitor.objects.get_or_create(
+        organization=tenant.org,
+        defaults={"name": f"{tenant.org.name} heartbeat", "kind": "heartbeat", "slug": "nightly"},
+    )
+    return monitor.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -163,6 +173,7 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "policy_id": _policy_of,
     "rule_id": _rule_of,
     "integration_id": _integration_of,
+    "monitor_id": _monitor_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -11,6 +11,7 @@ from buttress.api.v1 import (
     base,
     contacts,
     integrations,
+    monitors,
     organizations,
     sites,
     sla,
@@ -30,5 +31,6 @@ api.add_router("/", accounts.router)
 api.add_router("/", tickets.router)
 api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
+api.add_router("/", monitors.router)
 
 __all__ = ["api"]

@@ -1,0 +1,313 @@
+"""/monitors: checks of an organisation's services and heartbeat monitors of its jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.urls import reverse
+from ninja import Query, Router, Schema
+from ninja.responses import Status as HttpStatus
+from pydantic import Field
+
+from buttress.api.v1.base import (
+    CursorPage,
+    PageParams,
+    current_user,
+    paginated,
+    require_write,
+    responses,
+)
+from buttress.assets.models import Asset
+from buttress.monitoring import services
+from buttress.monitoring.access import (
+    get_monitor_for,
+    get_organization_for_monitors,
+    monitors_for,
+)
+from buttress.monitoring.models import (
+    Monitor,
+    MonitorKind,
+    MonitorStatus,
+    Ping,
+    ScheduleKind,
+    StateChange,
+)
+from buttress.tenancy.models import Organization
+
+router = Router(tags=["monitors"])
+
+
+def ping_url(monitor: Monitor) -> str:
+    path = reverse("monitoring:ping", kwargs={"path": str(monitor.uuid)})
+    return f"{settings.BASE_URL}{path}"
+
+
+class MonitorOut(Schema):
+    id: int
+    organization: int = Field(validation_alias="organization_id")
+    asset: int | None = Field(validation_alias="asset_id")
+    name: str
+    kind: str
+    status: str
+    is_paused: bool
+    config: dict[str, Any] = Field(description="The check's options (empty for heartbeats).")
+    interval: int | None = Field(description="Seconds between checks; null for heartbeats.")
+    uuid: UUID | None = Field(description="Heartbeats: the id in the ping URL.")
+    ping_url: str | None = Field(description="Heartbeats: where the job reports.")
+    slug: str | None = Field(description="Heartbeats: the name in /ping/<ping key>/<slug>.")
+    schedule_kind: str | None
+    period: int | None = Field(description="Simple schedule: seconds between pings.")
+    grace: int | None = Field(description="Heartbeats: seconds late before down.")
+    schedule: str | None = Field(description="Cron schedule: a 5-field expression.")
+    tz: str | None = Field(description="Cron schedule: the IANA zone it is read in.")
+    last_ping_at: datetime | None
+    last_start_at: datetime | None = Field(description="A started job not yet finished.")
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_interval(obj: Monitor) -> int | None:
+        return None if obj.is_heartbeat else obj.interval
+
+    @staticmethod
+    def resolve_uuid(obj: Monitor) -> UUID | None:
+        return obj.uuid if obj.is_heartbeat else None
+
+    @staticmethod
+    def resolve_ping_url(obj: Monitor) -> str | None:
+        return ping_url(obj) if obj.is_heartbeat else None
+
+    @staticmethod
+    def resolve_slug(obj: Monitor) -> str | None:
+        return obj.slug if obj.is_heartbeat else None
+
+    @staticmethod
+    def resolve_schedule_kind(obj: Monitor) -> str | None:
+        return obj.schedule_kind if obj.is_heartbeat else None
+
+    @staticmethod
+    def resolve_period(obj: Monitor) -> int | None:
+        return obj.period if obj.is_heartbeat and obj.schedule_kind == "simple" else None
+
+    @staticmethod
+    def resolve_grace(obj: Monitor) -> int | None:
+        return obj.grace if obj.is_heartbeat else None
+
+    @staticmethod
+    def resolve_schedule(obj: Monitor) -> str | None:
+        return obj.schedule if obj.is_heartbeat and obj.schedule_kind == "cron" else None
+
+    @staticmethod
+    def resolve_tz(obj: Monitor) -> str | None:
+        return obj.tz if obj.is_heartbeat and obj.schedule_kind == "cron" else None
+
+
+class MonitorIn(Schema):
+    organization: int
+    name: str = Field(min_length=1, max_length=200)
+    kind: MonitorKind
+    asset: int | None = Field(None, description="An asset of the same organisation.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The check's options (see docs/monitoring.md)."
+    )
+    interval: int = Field(60, description="Seconds between checks, 10 to 86400.")
+    slug: str = Field("", max_length=services.MAX_SLUG, description="Heartbeats only.")
+    period: int = Field(services.DEFAULT_PERIOD, description="Heartbeats: 60 s to a year.")
+    grace: int = Field(services.DEFAULT_GRACE, description="Heartbeats: 60 s to a year.")
+    schedule: str | None = Field(
+        None, description="Heartbeats: a cron expression instead of a period."
+    )
+    tz: str = Field("UTC", description="Heartbeats: the IANA zone of the cron schedule.")
+
+
+class MonitorPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    asset: int | None = None
+    config: dict[str, Any] | None = None
+    interval: int | None = None
+    slug: str | None = Field(None, max_length=services.MAX_SLUG)
+    period: int | None = None
+    grace: int | None = None
+    schedule: str | None = Field(None, description="A cron expression; null: simple schedule.")
+    tz: str | None = None
+
+
+class MonitorFilters(Schema):
+    organization: int | None = None
+    kind: MonitorKind | None = None
+    status: MonitorStatus | None = None
+    asset: int | None = Field(None, description="An asset id.")
+    q: str | None = Field(None, description="Name contains (case-insensitive).")
+
+
+class PingOut(Schema):
+    id: int
+    n: int = Field(description="The monitor's ping counter.")
+    at: datetime
+    kind: str
+    exit_status: int | None
+    remote_addr: str | None
+    method: str
+    user_agent: str
+    body: str = Field(description="The first MONITORING_PING_BODY_LIMIT bytes.")
+    body_size: int = Field(description="Bytes received.")
+    rid: UUID | None
+    duration: float | None = Field(description="Seconds since the matching start.")
+
+    @staticmethod
+    def resolve_duration(obj: Ping) -> float | None:
+        return obj.duration.total_seconds() if obj.duration is not None else None
+
+
+class StateChangeOut(Schema):
+    id: int
+    at: datetime
+    from_status: str
+    to_status: str
+    reason: str
+
+
+class PingKeyOut(Schema):
+    organization: int
+    ping_key: str = Field(description="Shown only now: only its hash is stored.")
+    prefix: str
+    created_at: datetime
+
+
+def _asset(organization: Organization, pk: int | None) -> Asset | None:
+    if pk is None:
+        return None
+    asset = Asset.objects.for_org(organization).filter(pk=pk).first()
+    if asset is None:
+        raise ValidationError({"asset": f"There is no asset {pk} in this organisation."})
+    return asset
+
+
+@router.get("/monitors", response=responses(CursorPage[MonitorOut]))
+def list_monitors(
+    request: HttpRequest, filters: Query[MonitorFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    user = current_user(request)
+    if filters.organization is not None:
+        org = get_organization_for_monitors(user, filters.organization)
+        queryset = Monitor.objects.for_org(org)
+    else:
+        queryset = monitors_for(user)
+    if filters.kind is not None:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.status is not None:
+        queryset = queryset.filter(status=filters.status)
+    if filters.asset is not None:
+        queryset = queryset.filter(asset_id=filters.asset)
+    if filters.q:
+        queryset = queryset.filter(name__icontains=filters.q)
+    return paginated(queryset, page)
+
+
+@router.post("/monitors", response=responses(MonitorOut, 201))
+def create_monitor(request: HttpRequest, body: MonitorIn) -> HttpStatus[Monitor]:
+    require_write(request)
+    user = current_user(request)
+    org = get_organization_for_monitors(user, body.organization, write=True)
+    if body.kind != MonitorKind.HEARTBEAT:
+        services.refuse_heartbeat_fields(
+            {"slug", "period", "grace", "schedule", "tz"} & body.model_fields_set
+        )
+    monitor = services.create_monitor(
+        org,
+        actor=user,
+        name=body.name,
+        kind=body.kind,
+        config=body.config,
+        asset=_asset(org, body.asset),
+        interval=body.interval,
+        slug=body.slug,
+        schedule_kind=ScheduleKind.CRON if body.schedule else ScheduleKind.SIMPLE,
+        period=body.period,
+        grace=body.grace,
+        schedule=body.schedule or "",
+        tz=body.tz,
+    )
+    return HttpStatus(201, monitor)
+
+
+@router.get("/monitors/{monitor_id}", response=responses(MonitorOut))
+def get_monitor(request: HttpRequest, monitor_id: int) -> Monitor:
+    return get_monitor_for(current_user(request), monitor_id)
+
+
+@router.patch("/monitors/{monitor_id}", response=responses(MonitorOut))
+def update_monitor(request: HttpRequest, monitor_id: int, body: MonitorPatch) -> Monitor:
+    require_write(request)
+    user = current_user(request)
+    monitor = get_monitor_for(user, monitor_id, write=True)
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("name", "config", "interval", "slug", "period", "grace", "tz"):
+        if field in changes and changes[field] is None:
+            raise ValidationError({field: "This field cannot be null."})
+    if "asset" in changes:
+        changes["asset"] = _asset(monitor.organization, changes["asset"])
+    if "schedule" in changes:
+        schedule = changes["schedule"] or ""
+        changes["schedule"] = schedule
+        changes["schedule_kind"] = ScheduleKind.CRON if schedule else ScheduleKind.SIMPLE
+    return services.update_monitor(monitor, actor=user, **changes)
+
+
+@router.delete("/monitors/{monitor_id}", response=responses(None, 204))
+def delete_monitor(request: HttpRequest, monitor_id: int) -> HttpStatus[None]:
+    require_write(request)
+    user = current_user(request)
+    services.delete_monitor(get_monitor_for(user, monitor_id, write=True), actor=user)
+    return HttpStatus(204, None)
+
+
+@router.post("/monitors/{monitor_id}/pause", response=responses(MonitorOut))
+def pause_monitor(request: HttpRequest, monitor_id: int) -> Monitor:
+    require_write(request)
+    user = current_user(request)
+    return services.pause_monitor(get_monitor_for(user, monitor_id, write=True), actor=user)
+
+
+@router.post("/monitors/{monitor_id}/resume", response=responses(MonitorOut))
+def resume_monitor(request: HttpRequest, monitor_id: int) -> Monitor:
+    require_write(request)
+    user = current_user(request)
+    return services.resume_monitor(get_monitor_for(user, monitor_id, write=True), actor=user)
+
+
+@router.get("/monitors/{monitor_id}/pings", response=responses(CursorPage[PingOut]))
+def list_pings(request: HttpRequest, monitor_id: int, page: Query[PageParams]) -> dict[str, Any]:
+    monitor = get_monitor_for(current_user(request), monitor_id)
+    return paginated(Ping.objects.filter(monitor=monitor), page, order=("-id",))
+
+
+@router.get("/monitors/{monitor_id}/state-changes", response=responses(CursorPage[StateChangeOut]))
+def list_state_changes(
+    request: HttpRequest, monitor_id: int, page: Query[PageParams]
+) -> dict[str, Any]:
+    monitor = get_monitor_for(current_user(request), monitor_id)
+    return paginated(StateChange.objects.filter(monitor=monitor), page, order=("-at", "-id"))
+
+
+@router.post("/organizations/{org_id}/ping-key", response=responses(PingKeyOut, 201))
+def rotate_ping_key(request: HttpRequest, org_id: int) -> HttpStatus[dict[str, Any]]:
+    """A new key for the organisation's slug ping URLs; the old key stops working."""
+    require_write(request)
+    user = current_user(request)
+    org = get_organization_for_monitors(user, org_id, write=True)
+    ping_key, secret = services.rotate_ping_key(org, actor=user)
+    return HttpStatus(
+        201,
+        {
+            "organization": org.pk,
+            "ping_key": secret,
+            "prefix": ping_key.prefix,
+            "created_at": ping_key.created_at,
+        },
+    )

@@ -1,0 +1,253 @@
+"""Monitors, the pings heartbeat monitors receive, and every change of a monitor's status.
+
+A monitor either checks a target itself (``config`` holds the probe's settings, validated against
+the probe engine's spec when saved: see :mod:`buttress.monitoring.specs`) or waits for a job to
+report in (``kind = heartbeat``: the schedule columns say when it must).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import models
+
+from buttress.monitoring.schedule import Schedule
+from buttress.tenancy.models import OrgScopedQuerySet
+
+
+class MonitorKind(models.TextChoices):
+    HTTP = "http", "HTTP(S)"
+    TCP = "tcp", "TCP port"
+    ICMP = "icmp", "ICMP ping"
+    DNS = "dns", "DNS"
+    TLS = "tls", "TLS certificate"
+    SMTP = "smtp", "SMTP"
+    IMAP = "imap", "IMAP"
+    HEARTBEAT = "heartbeat", "Heartbeat"
+
+
+class MonitorStatus(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+    LATE = "late", "Late"
+    FLAPPING = "flapping", "Flapping"
+    UNREACHABLE = "unreachable", "Unreachable"
+    UNKNOWN = "unknown", "Unknown"
+    PAUSED = "paused", "Paused"
+
+
+class ScheduleKind(models.TextChoices):
+    SIMPLE = "simple", "Period and grace"
+    CRON = "cron", "Cron expression"
+
+
+class PingKind(models.TextChoices):
+    SUCCESS = "success", "Success"
+    START = "start", "Start"
+    FAIL = "fail", "Failure"
+    LOG = "log", "Log"
+    EXIT = "exit", "Exit status"
+
+
+class MonitorQuerySet(OrgScopedQuerySet["Monitor"]):
+    def heartbeats(self) -> MonitorQuerySet:
+        return self.filter(kind=MonitorKind.HEARTBEAT)
+
+
+class Monitor(models.Model):
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="monitors"
+    )
+    asset = models.ForeignKey(
+        "assets.Asset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="monitors",
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=MonitorKind.choices)
+    config = models.JSONField(default=dict, blank=True)
+    interval = models.PositiveIntegerField(default=60, help_text="Seconds between checks.")
+    status = models.CharField(
+        max_length=16, choices=MonitorStatus.choices, default=MonitorStatus.UNKNOWN
+    )
+    is_paused = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Heartbeat monitors: the job pings /ping/<uuid> or /ping/<ping key>/<slug>.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    slug = models.CharField(max_length=100, blank=True)
+    schedule_kind = models.CharField(
+        max_length=8, choices=ScheduleKind.choices, default=ScheduleKind.SIMPLE
+    )
+    period = models.PositiveIntegerField(default=86400, help_text="Seconds between pings.")
+    grace = models.PositiveIntegerField(default=3600, help_text="Seconds late before down.")
+    schedule = models.CharField(max_length=100, blank=True, help_text="A 5-field cron expression.")
+    tz = models.CharField(max_length=64, default="UTC")
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    last_start_at = models.DateTimeField(null=True, blank=True)
+    last_start_rid = models.UUIDField(null=True, blank=True)
+    n_pings = models.PositiveBigIntegerField(default=0)
+    # The next instant the status may move (up -> late -> down) without a ping.
+    heartbeat_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = MonitorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["organization", "name", "id"], name="monitor_org_name_idx"),
+            models.Index(
+                fields=["organization", "slug"],
+                condition=~models.Q(slug=""),
+                name="monitor_org_slug_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MonitorKind.values), name="monitor_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=MonitorStatus.values), name="monitor_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_heartbeat(self) -> bool:
+        return self.kind == MonitorKind.HEARTBEAT
+
+    def heartbeat_schedule(self) -> Schedule:
+        # Built once per set of values: building validates the cron expression and the zone.
+        key = (self.schedule_kind, self.grace, self.period, self.schedule, self.tz)
+        cached: tuple[tuple[object, ...], Schedule] | None = self.__dict__.get("_schedule")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        schedule = Schedule(
+            kind="cron" if self.schedule_kind == ScheduleKind.CRON else "simple",
+            grace=timedelta(seconds=self.grace),
+            period=timedelta(seconds=self.period),
+            cron=self.schedule,
+            tz=self.tz,
+        )
+        self.__dict__["_schedule"] = (key, schedule)
+        return schedule
+
+    def deadlines(self) -> tuple[datetime | None, datetime | None]:
+        """(late from, down from) given the last ping and the running job, if any."""
+        return self.heartbeat_schedule().deadlines(
+            last_ping_at=self.last_ping_at, last_start_at=self.last_start_at
+        )
+
+    def status_at(self, at: datetime) -> str:
+        """The status a heartbeat monitor has at ``at`` with no further ping.
+
+        Down is kept until a success; paused monitors stay paused. A monitor that has had no
+        success since it was created or resumed (unknown) goes down only when a started job
+        overruns its grace.
+        """
+        current = MonitorStatus(self.status)
+        if current in {MonitorStatus.DOWN, MonitorStatus.PAUSED} or not self.is_heartbeat:
+            return current.value
+        if current not in {MonitorStatus.UP, MonitorStatus.LATE}:
+            running_down = self._running_down_at()
+            if running_down is not None and at >= running_down:
+                return MonitorStatus.DOWN.value
+            return current.value
+        late_at, down_at = self.deadlines()
+        if down_at is not None and at >= down_at:
+            return MonitorStatus.DOWN.value
+        if late_at is not None and at >= late_at:
+            return MonitorStatus.LATE.value
+        return current.value
+
+    def next_transition(self, status: str) -> datetime | None:
+        """When a heartbeat monitor in ``status`` next changes without a ping; None: never."""
+        if not self.is_heartbeat or self.is_paused:
+            return None
+        if status == MonitorStatus.UP:
+            late_at, down_at = self.deadlines()
+            candidates = [t for t in (late_at, down_at) if t is not None]
+            return min(candidates) if candidates else None
+        if status == MonitorStatus.LATE:
+            return self.deadlines()[1]
+        if status in {MonitorStatus.UNKNOWN, MonitorStatus.UNREACHABLE, MonitorStatus.FLAPPING}:
+            return self._running_down_at()
+        return None
+
+    def _running_down_at(self) -> datetime | None:
+        if self.last_start_at is None:
+            return None
+        return self.last_start_at + timedelta(seconds=self.grace)
+
+
+class Ping(models.Model):
+    """One request a heartbeat monitor received; the newest ``MONITORING_PINGS_KEPT`` are kept."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="pings")
+    n = models.PositiveBigIntegerField(help_text="The monitor's ping counter.")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=PingKind.choices)
+    exit_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    method = models.CharField(max_length=10)
+    user_agent = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0, help_text="Bytes received.")
+    rid = models.UUIDField(null=True, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-n"]
+        constraints = [
+            models.UniqueConstraint(fields=["monitor", "n"], name="ping_monitor_n_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} #{self.n} {self.kind}"
+
+
+class StateChange(models.Model):
+    """A monitor's status moving from one value to another; kept as long as the monitor."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="state_changes")
+    at = models.DateTimeField()
+    from_status = models.CharField(max_length=16, choices=MonitorStatus.choices)
+    to_status = models.CharField(max_length=16, choices=MonitorStatus.choices)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["monitor", "at", "id"], name="statechange_monitor_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id}: {self.from_status} -> {self.to_status}"
+
+
+class PingKey(models.Model):
+    """An organisation's key for slug ping URLs, ``/ping/<key>/<slug>``.
+
+    Only the key's SHA-256 is stored: whoever holds the key may report for, and with
+    ``?create=1`` create, the organisation's heartbeat monitors.
+    """
+
+    organization = models.OneToOneField(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="ping_key"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}..."

@@ -1,0 +1,575 @@
+"""The only place that changes monitors, their pings, state changes and ping keys.
+
+Configuration changes (create, update, pause, resume, delete, ping keys) are audited. Pings and
+the status changes that time brings (late, down) are not: they are the monitor's own history,
+kept in :class:`Ping` and :class:`StateChange` rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from buttress.audit import services as audit
+from buttress.lib.timeutil import now
+from buttress.monitoring.models import (
+    Monitor,
+    MonitorKind,
+    MonitorStatus,
+    Ping,
+    PingKey,
+    PingKind,
+    ScheduleKind,
+    StateChange,
+)
+from buttress.monitoring.schedule import check_cron, check_seconds, check_zone
+from buttress.monitoring.specs import ConfigError, build_spec
+from buttress.tenancy.models import Organization
+
+if TYPE_CHECKING:
+    from buttress.accounts.models import User
+    from buttress.assets.models import Asset
+
+MONITOR_FIELDS = (
+    "organization",
+    "asset",
+    "name",
+    "kind",
+    "config",
+    "interval",
+    "slug",
+    "schedule_kind",
+    "period",
+    "grace",
+    "schedule",
+    "tz",
+    "is_paused",
+)
+EDITABLE = frozenset(
+    {"asset", "name", "config", "interval", "slug", "schedule_kind", "period", "grace"}
+    | {"schedule", "tz"}
+)
+HEARTBEAT_FIELDS = frozenset({"slug", "schedule_kind", "period", "grace", "schedule", "tz"})
+MIN_INTERVAL = 10
+MAX_INTERVAL = 24 * 3600
+SLUG = re.compile(r"^[a-z0-9_-]+$")
+MAX_SLUG = 100
+# A start and its end pair into a duration only this close together.
+PAIRING_WINDOW = timedelta(hours=72)
+PING_KEY_PREFIX = 6
+PRUNE_EVERY = 10
+DEFAULT_PERIOD = 86400
+DEFAULT_GRACE = 3600
+
+
+def ping_body_limit() -> int:
+    return int(getattr(settings, "MONITORING_PING_BODY_LIMIT", 10_000))
+
+
+def pings_kept() -> int:
+    return int(getattr(settings, "MONITORING_PINGS_KEPT", 100))
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _name(value: Any) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ValidationError({"name": "A name is required."})
+    if len(text) > 200:
+        raise ValidationError({"name": "A name has at most 200 characters."})
+    return text
+
+
+def check_slug(value: Any) -> str:
+    slug = str(value or "")
+    if slug and (len(slug) > MAX_SLUG or not SLUG.match(slug)):
+        raise ValidationError(
+            {
+                "slug": (
+                    f"{slug[:MAX_SLUG]!r} is not a slug: use 1 to {MAX_SLUG} lowercase letters, "
+                    "digits, '-' and '_'."
+                )
+            }
+        )
+    return slug
+
+
+def _seconds(field: str, value: Any) -> int:
+    try:
+        return check_seconds(field, value)
+    except ValueError as exc:
+        raise ValidationError({field: str(exc).partition(": ")[2]}) from exc
+
+
+def _config(kind: str, config: Any) -> dict[str, Any]:
+    if kind == MonitorKind.HEARTBEAT:
+        if config not in (None, {}):
+            raise ValidationError({"config": "A heartbeat monitor has no config."})
+        return {}
+    if not isinstance(config, dict):
+        raise ValidationError({"config": "Give an object of the check's options."})
+    try:
+        build_spec(kind, config)
+    except ConfigError as exc:
+        field = "config" if exc.field == "config" else f"config.{exc.field}"
+        raise ValidationError({field: exc.message}) from exc
+    return dict(config)
+
+
+def _clean(organization: Organization, fields: dict[str, Any]) -> dict[str, Any]:
+    """Validated, normalised monitor fields; ValidationError names the first bad field."""
+    kind = fields["kind"]
+    if kind not in MonitorKind.values:
+        raise ValidationError({"kind": f"{kind!r} is not one of {', '.join(MonitorKind.values)}."})
+    asset: Asset | None = fields["asset"]
+    if asset is not None and asset.organization_id != organization.pk:
+        raise ValidationError({"asset": "The asset belongs to another organisation."})
+    cleaned: dict[str, Any] = {
+        "name": _name(fields["name"]),
+        "kind": kind,
+        "asset": asset,
+        "config": _config(kind, fields["config"]),
+    }
+    interval = fields["interval"]
+    if isinstance(interval, bool) or not isinstance(interval, int):
+        raise ValidationError({"interval": "Give a whole number of seconds."})
+    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise ValidationError(
+            {"interval": f"Must be from {MIN_INTERVAL} to {MAX_INTERVAL} seconds, got {interval}."}
+        )
+    cleaned["interval"] = interval
+    if kind != MonitorKind.HEARTBEAT:
+        for field in ("slug", "schedule"):
+            if fields[field]:
+                raise ValidationError({field: f"Only heartbeat monitors have a {field}."})
+        return cleaned | {"slug": "", "schedule": "", "schedule_kind": ScheduleKind.SIMPLE}
+    schedule_kind = fields["schedule_kind"]
+    if schedule_kind not in ScheduleKind.values:
+        raise ValidationError({"schedule_kind": f"{schedule_kind!r} is not simple or cron."})
+    cleaned["slug"] = check_slug(fields["slug"])
+    cleaned["schedule_kind"] = schedule_kind
+    cleaned["period"] = _seconds("period", fields["period"])
+    cleaned["grace"] = _seconds("grace", fields["grace"])
+    try:
+        cleaned["tz"] = check_zone("tz", fields["tz"]).key
+    except ValueError as exc:
+        raise ValidationError({"tz": str(exc).partition(": ")[2]}) from exc
+    if schedule_kind == ScheduleKind.CRON:
+        try:
+            cleaned["schedule"] = check_cron("schedule", fields["schedule"])
+        except ValueError as exc:
+            raise ValidationError({"schedule": str(exc).partition(": ")[2]}) from exc
+    else:
+        cleaned["schedule"] = ""
+    return cleaned
+
+
+def refuse_heartbeat_fields(fields: Iterable[str]) -> None:
+    """Refuse schedule fields sent for a monitor that is not a heartbeat."""
+    given = sorted(HEARTBEAT_FIELDS & set(fields))
+    if given:
+        raise ValidationError({given[0]: f"Only heartbeat monitors have a {given[0]}."})
+
+
+# --- monitors --------------------------------------------------------------------------------
+
+
+def _record_state(monitor: Monitor, new: str, *, at: datetime, reason: str) -> None:
+    """Move ``monitor.status`` to ``new`` (unsaved) and keep a StateChange row when it moved."""
+    if monitor.status == new:
+        return
+    StateChange.objects.create(
+        organization_id=monitor.organization_id,
+        monitor=monitor,
+        at=at,
+        from_status=monitor.status,
+        to_status=new,
+        reason=reason[:200],
+    )
+    monitor.status = new
+
+
+@transaction.atomic
+def create_monitor(
+    organization: Organization,
+    *,
+    actor: User | None,
+    name: str,
+    kind: str,
+    config: dict[str, Any] | None = None,
+    asset: Asset | None = None,
+    interval: int = 60,
+    slug: str = "",
+    schedule_kind: str = ScheduleKind.SIMPLE,
+    period: int = DEFAULT_PERIOD,
+    grace: int = DEFAULT_GRACE,
+    schedule: str = "",
+    tz: str = "UTC",
+) -> Monitor:
+    cleaned = _clean(
+        organization,
+        {
+            "name": name,
+            "kind": kind,
+            "config": config,
+            "asset": asset,
+            "interval": interval,
+            "slug": slug,
+            "schedule_kind": schedule_kind,
+            "period": period,
+            "grace": grace,
+            "schedule": schedule,
+            "tz": tz,
+        },
+    )
+    monitor = Monitor.objects.create(organization=organization, **cleaned)
+    audit.record_create(monitor, actor=actor, organization=organization, fields=MONITOR_FIELDS)
+    return monitor
+
+
+@transaction.atomic
+def update_monitor(monitor: Monitor, *, actor: User | None, **changes: Any) -> Monitor:
+    """Change a monitor's settings; its kind stays. A new schedule applies from now."""
+    if "kind" in changes and changes["kind"] != monitor.kind:
+        raise ValidationError({"kind": "A monitor's kind cannot change; create a new monitor."})
+    changes.pop("kind", None)
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}.")
+    if monitor.kind != MonitorKind.HEARTBEAT:
+        refuse_heartbeat_fields(changes)
+    monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+    before = audit.snapshot(monitor, MONITOR_FIELDS)
+    current = {field: getattr(monitor, field) for field in EDITABLE | {"kind"} if field != "asset"}
+    current["asset"] = monitor.asset
+    merged = {**current, **changes}
+    if monitor.kind != MonitorKind.HEARTBEAT:
+        # The heartbeat columns keep their defaults on other monitors; only a sent one counts.
+        for field in ("slug", "schedule"):
+            merged[field] = changes.get(field, "")
+    cleaned = _clean(monitor.organization, merged)
+    for field, value in cleaned.items():
+        setattr(monitor, field, value)
+    if monitor.is_heartbeat:
+        # A due time already past fires on the scheduler's next pass, which records the
+        # change at the instant the new schedule implies.
+        monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
+    monitor.save()
+    audit.record_update(
+        monitor,
+        actor=actor,
+        organization=monitor.organization,
+        before=before,
+        fields=MONITOR_FIELDS,
+    )
+    return monitor
+
+
+@transaction.atomic
+def pause_monitor(monitor: Monitor, *, actor: User | None) -> Monitor:
+    """Stop judging the monitor: no checks, no lateness, status paused until resumed."""
+    monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+    if monitor.is_paused:
+        return monitor
+    before = audit.snapshot(monitor, MONITOR_FIELDS)
+    _record_state(monitor, MonitorStatus.PAUSED, at=now(), reason="paused")
+    monitor.is_paused = True
+    monitor.heartbeat_due_at = None
+    monitor.save(update_fields=["status", "is_paused", "heartbeat_due_at", "updated_at"])
+    audit.record_update(
+        monitor,
+        actor=actor,
+        organization=monitor.organization,
+        before=before,
+        fields=MONITOR_FIELDS,
+    )
+    return monitor
+
+
+@transaction.atomic
+def resume_monitor(monitor: Monitor, *, actor: User | None) -> Monitor:
+    """Judge the monitor again from scratch: unknown until its next check or success ping."""
+    monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+    if not monitor.is_paused:
+        return monitor
+    before = audit.snapshot(monitor, MONITOR_FIELDS)
+    _record_state(monitor, MonitorStatus.UNKNOWN, at=now(), reason="resumed")
+    monitor.is_paused = False
+    monitor.last_start_at = None
+    monitor.last_start_rid = None
+    monitor.heartbeat_due_at = None
+    monitor.save(
+        update_fields=[
+            "status",
+            "is_paused",
+            "last_start_at",
+            "last_start_rid",
+            "heartbeat_due_at",
+            "updated_at",
+        ]
+    )
+    audit.record_update(
+        monitor,
+        actor=actor,
+        organization=monitor.organization,
+        before=before,
+        fields=MONITOR_FIELDS,
+    )
+    return monitor
+
+
+@transaction.atomic
+def delete_monitor(monitor: Monitor, *, actor: User | None) -> None:
+    """Delete the monitor with its pings and state history."""
+    pk = monitor.pk
+    audit.record_delete(
+        monitor,
+        actor=actor,
+        organization=monitor.organization,
+        fields=MONITOR_FIELDS,
+        object_id=pk,
+    )
+    monitor.delete()
+
+
+# --- lateness --------------------------------------------------------------------------------
+
+
+def evaluate(monitor: Monitor, *, at: datetime) -> Monitor:
+    """Move a heartbeat monitor to the status time has given it by ``at`` (up -> late -> down).
+
+    Each change is recorded at the instant it happened, even when the call comes later (a
+    busy worker): a monitor found two periods late gets its ``late`` and its ``down`` rows.
+    Call with the row locked (inside :func:`buttress.scheduler.claims.holding`); it always
+    sets ``heartbeat_due_at`` to the next transition or clears it.
+    """
+    previous = monitor.status
+    for _ in range(len(MonitorStatus.values)):
+        moment = monitor.next_transition(monitor.status)
+        if moment is None or moment > at:
+            break
+        new = monitor.status_at(moment)
+        if new == monitor.status:
+            break
+        _record_state(monitor, new, at=moment, reason=_lateness_reason(monitor, new, moment))
+    monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
+    fields = ["heartbeat_due_at"]
+    if monitor.status != previous:
+        fields += ["status", "updated_at"]
+    monitor.save(update_fields=fields)
+    return monitor
+
+
+def _lateness_reason(monitor: Monitor, new: str, moment: datetime) -> str:
+    if new == MonitorStatus.LATE:
+        return "no ping when expected"
+    started = monitor.last_start_at
+    if started is not None and moment >= started + timedelta(seconds=monitor.grace):
+        return "started job did not finish within the grace period"
+    return "no ping within the grace period"
+
+
+# --- pings -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PingRequest:
+    """What the ping endpoint read from one request."""
+
+    kind: str
+    exit_status: int | None = None
+    rid: uuid.UUID | None = None
+    remote_addr: str | None = None
+    method: str = "GET"
+    user_agent: str = ""
+    body: bytes = b""
+    body_size: int = 0
+
+
+class AmbiguousSlug(Exception):
+    """Several monitors of the organisation have the slug; the ping is ignored."""
+
+
+def _ping_outcome(request: PingRequest) -> tuple[str | None, str]:
+    """The status a ping gives (None: unchanged) and why."""
+    if request.kind == PingKind.SUCCESS:
+        return MonitorStatus.UP, "success ping"
+    if request.kind == PingKind.FAIL:
+        return MonitorStatus.DOWN, "failure ping"
+    if request.kind == PingKind.EXIT:
+        if request.exit_status == 0:
+            return MonitorStatus.UP, "exit status 0"
+        return MonitorStatus.DOWN, f"exit status {request.exit_status}"
+    return None, ""
+
+
+def _duration(monitor: Monitor, request: PingRequest, at: datetime) -> timedelta | None:
+    started: datetime | None = None
+    if monitor.last_start_at is not None and monitor.last_start_rid == request.rid:
+        started = monitor.last_start_at
+    elif request.rid is not None:
+        started = (
+            Ping.objects.filter(
+                monitor=monitor,
+                kind=PingKind.START,
+                rid=request.rid,
+                at__gte=at - PAIRING_WINDOW,
+            )
+            .order_by("-n")
+            .values_list("at", flat=True)
+            .first()
+        )
+    if started is None or not timedelta(0) <= at - started <= PAIRING_WINDOW:
+        return None
+    return at - started
+
+
+def _body_text(body: bytes) -> str:
+    # PostgreSQL refuses NUL in text; a job's binary output keeps its shape otherwise.
+    return body[: ping_body_limit()].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def record_ping(monitor: Monitor, request: PingRequest, *, at: datetime) -> Ping:
+    """Store a ping and apply it to the monitor's status, run and timer.
+
+    Call inside a transaction with the monitor's row locked. A success (or exit status 0)
+    makes the monitor up and resumes a paused one; a failure (or exit status 1-255) makes it
+    down at once; ``start`` marks the job running (down if it has not ended ``grace`` later);
+    ``log`` only stores the ping.
+    """
+    ends_run = request.kind in {PingKind.SUCCESS, PingKind.FAIL, PingKind.EXIT}
+    duration = _duration(monitor, request, at) if ends_run else None
+    monitor.n_pings += 1
+    ping = Ping.objects.create(
+        organization_id=monitor.organization_id,
+        monitor=monitor,
+        n=monitor.n_pings,
+        at=at,
+        kind=request.kind,
+        exit_status=request.exit_status,
+        remote_addr=request.remote_addr,
+        method=request.method[:10],
+        user_agent=request.user_agent.replace("\x00", "")[:200],
+        body=_body_text(request.body),
+        body_size=request.body_size,
+        rid=request.rid,
+        duration=duration,
+    )
+    fields = ["n_pings"]
+    status, reason = _ping_outcome(request)
+    if request.kind == PingKind.START:
+        monitor.last_start_at = at
+        monitor.last_start_rid = request.rid
+        fields += ["last_start_at", "last_start_rid"]
+    elif ends_run:
+        monitor.last_ping_at = at
+        fields.append("last_ping_at")
+        if monitor.last_start_rid == request.rid:
+            monitor.last_start_at = None
+            monitor.last_start_rid = None
+            fields += ["last_start_at", "last_start_rid"]
+    if status is not None:
+        if monitor.is_paused:
+            monitor.is_paused = False
+            fields.append("is_paused")
+        _record_state(monitor, status, at=at, reason=reason)
+        fields.append("status")
+    if request.kind != PingKind.LOG:
+        monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
+        fields.append("heartbeat_due_at")
+    monitor.save(update_fields=fields)
+    if monitor.n_pings % PRUNE_EVERY == 0:
+        Ping.objects.filter(monitor=monitor, n__lte=monitor.n_pings - pings_kept()).delete()
+    return ping
+
+
+@transaction.atomic
+def ping_by_uuid(code: uuid.UUID, request: PingRequest, *, at: datetime | None = None) -> Ping:
+    """Record a ping for the heartbeat monitor ``code``; Monitor.DoesNotExist when unknown."""
+    monitor = Monitor.objects.select_for_update().heartbeats().get(uuid=code)
+    return record_ping(monitor, request, at=at or now())
+
+
+def _by_slug(organization_id: int, slug: str) -> list[Monitor]:
+    return list(
+        Monitor.objects.select_for_update()
+        .filter(organization_id=organization_id)
+        .heartbeats()
+        .filter(slug=slug)
+        .order_by("pk")[:2]
+    )
+
+
+def hash_ping_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def ping_by_slug(
+    key: str,
+    slug: str,
+    request: PingRequest,
+    *,
+    create: bool = False,
+    at: datetime | None = None,
+) -> tuple[Ping, bool]:
+    """Record a ping for the organisation's monitor ``slug``; (ping, whether it was created).
+
+    PingKey.DoesNotExist for an unknown key, Monitor.DoesNotExist for an unknown slug (unless
+    ``create``), AmbiguousSlug when several monitors share it.
+    """
+    organization_id = PingKey.objects.values_list("organization_id", flat=True).get(
+        key_hash=hash_ping_key(key)
+    )
+    found = _by_slug(organization_id, slug)
+    if not found and create:
+        # Two first pings of a new job must not both create it (the slug would then be
+        # ambiguous for ever): creators queue on the key's row and look again.
+        list(PingKey.objects.select_for_update().filter(organization_id=organization_id))
+        found = _by_slug(organization_id, slug)
+    if len(found) > 1:
+        raise AmbiguousSlug(slug)
+    created = False
+    if found:
+        monitor = found[0]
+    elif create:
+        organization = Organization.objects.get(pk=organization_id)
+        monitor = create_monitor(
+            organization, actor=None, name=slug, kind=MonitorKind.HEARTBEAT, slug=slug
+        )
+        created = True
+    else:
+        raise Monitor.DoesNotExist(slug)
+    return record_ping(monitor, request, at=at or now()), created
+
+
+# --- ping keys -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rotate_ping_key(organization: Organization, *, actor: User | None) -> tuple[PingKey, str]:
+    """A new ping key for the organisation, replacing any old one; the key is shown once."""
+    secret = secrets.token_urlsafe(24)
+    old = PingKey.objects.filter(organization=organization).first()
+    if old is not None:
+        audit.record_delete(
+            old, actor=actor, organization=organization, fields=("prefix",), object_id=old.pk
+        )
+        old.delete()
+    ping_key = PingKey.objects.create(
+        organization=organization, key_hash=hash_ping_key(secret), prefix=secret[:PING_KEY_PREFIX]
+    )
+    audit.record_create(ping_key, actor=actor, organization=organization, fields=("prefix",))
+    return ping_key, secret
