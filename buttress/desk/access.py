@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from buttress.accounts.models import STAFF_ROLES, Role
-from buttress.desk.models import Reply, Ticket, TicketEvent, TicketQuerySet
+from buttress.desk.models import Reply, SavedView, Ticket, TicketEvent, TicketQuerySet
 from buttress.tenancy.access import organizations_for, sees_all_organizations
 
 if TYPE_CHECKING:
@@ -106,3 +106,17 @@ def replies_for(user: User, ticket: Ticket) -> QuerySet[Reply]:
 def events_for(user: User, ticket: Ticket) -> QuerySet[TicketEvent]:
     events = TicketEvent.objects.filter(ticket=ticket)
     return events if sees_internal(user) else events.filter(is_internal=False)
+
+
+def views_for(user: User) -> QuerySet[SavedView]:
+    """The user's own saved views and the shared ones (provider staff only)."""
+    if not is_staff(user):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(Q(owner=user) | Q(is_shared=True))
+
+
+def get_view_for(user: User, pk: int | str) -> SavedView:
+    view = views_for(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    if view is None:
+        raise Http404("No such saved view.")
+    return view

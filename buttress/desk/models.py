@@ -371,3 +371,30 @@ class TicketSearchDocument(models.Model):
 
     def __str__(self) -> str:
         return f"search document of ticket #{self.ticket_id}"
+
+
+class SavedViewQuerySet(models.QuerySet["SavedView"]):
+    pass
+
+
+class SavedView(models.Model):
+    """A queue's filters and sort kept under a name; a shared one is offered to all staff."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.JSONField(default=dict, blank=True)
+    is_shared = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+
+    objects = SavedViewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -405,8 +405,10 @@ class Machine:
         self._sync_pauses(at)
 
     def _bank(self, clock: Clock, terms: Terms, at: datetime) -> None:
-        clock.elapsed = clock.elapsed_at(terms.calendar, at)
-        clock.running_since = at
+        # Only forward: an instant before the clock last (re)started adds nothing.
+        if clock.running_since is not None and at > clock.running_since:
+            clock.elapsed = clock.elapsed_at(terms.calendar, at)
+            clock.running_since = at
 
     def _reasons(self, clock: Clock) -> list[str]:
         terms = self.terms

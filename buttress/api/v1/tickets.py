@@ -33,11 +33,13 @@ from buttress.desk.access import (
     DeskCapability,
     events_for,
     get_ticket_for,
+    get_view_for,
     is_staff,
     replies_for,
     require,
     sees_internal,
     tickets_for,
+    views_for,
 )
 from buttress.desk.models import (
     REFERENCE_PREFIX,
@@ -51,6 +53,7 @@ from buttress.desk.models import (
     TicketType,
     TimeEntry,
 )
+from buttress.desk.services import saved_views
 from buttress.desk.services.tickets import allowed_transitions
 from buttress.sla import clocks
 from buttress.tenancy import access as tenancy_access
@@ -662,4 +665,56 @@ def unlink_ticket_asset(request: HttpRequest, ticket_id: int, asset_id: int) -> 
     if asset is None:
         raise Http404("The asset is not linked to this ticket.")
     services.unlink_asset(ticket, asset, actor=user)
+    return HttpStatus(204, None)
+
+
+# --- saved views -----------------------------------------------------------------------------
+
+
+class SavedViewOut(Schema):
+    id: int
+    name: str
+    owner: int = Field(validation_alias="owner_id")
+    query: dict[str, str] = Field(description="The queue's filters and sort, as in /tickets/.")
+    is_shared: bool
+    created_at: dt.datetime
+
+
+class SavedViewIn(Schema):
+    name: str = Field(min_length=1, max_length=80)
+    query: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any of q, org, status, priority, type, team, assignee, source, tag, sla, "
+        "sort. The same name replaces the owner's view.",
+    )
+    is_shared: bool = Field(False, description="Offered to all staff; admins only.")
+
+
+def _staff(request: HttpRequest) -> User:
+    user = current_user(request)
+    if not is_staff(user):
+        raise PermissionDenied("Saved views belong to the agent workspace (provider staff).")
+    return user
+
+
+@router.get("/ticket-views", response=responses(list[SavedViewOut]))
+def list_views(request: HttpRequest) -> list[Any]:
+    """Your saved queue views and the shared ones."""
+    return list(views_for(_staff(request)))
+
+
+@router.post("/ticket-views", response=responses(SavedViewOut, 201))
+def save_view(request: HttpRequest, body: SavedViewIn) -> HttpStatus[Any]:
+    require_write(request)
+    user = _staff(request)
+    view = saved_views.save_view(user, name=body.name, query=body.query, shared=body.is_shared)
+    return HttpStatus(201, view)
+
+
+@router.delete("/ticket-views/{view_id}", response=responses(None, 204))
+def delete_view(request: HttpRequest, view_id: int) -> HttpStatus[None]:
+    user = current_user(request)
+    view = get_view_for(user, view_id)
+    require_write(request)
+    saved_views.delete_view(view, actor=user)
     return HttpStatus(204, None)

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 
-from buttress.accounts.models import Team
+from buttress.accounts.models import Role, Team
 from buttress.desk import search, services
-from buttress.desk.access import DeskCapability, can, require, sees_internal, tickets_for
+from buttress.desk.access import (
+    DeskCapability,
+    can,
+    get_view_for,
+    require,
+    sees_internal,
+    tickets_for,
+    views_for,
+)
 from buttress.desk.forms import (
     ME,
     NO_SLA,
@@ -28,11 +37,13 @@ from buttress.desk.forms import (
     workers,
 )
 from buttress.desk.models import DONE_STATUSES, Ticket, TicketQuerySet
+from buttress.desk.services import saved_views
 from buttress.desk.views.common import workspace_user
 from buttress.lib.pagination import InvalidCursor, Page, paginate
 from buttress.tenancy.access import organizations_for
 from buttress.web.htmx import is_htmx, vary_on_htmx
 from buttress.web.orgfilter import selected_organization
+from buttress.web.users import current_user
 
 if TYPE_CHECKING:
     from buttress.accounts.models import User
@@ -161,6 +172,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query,
+        "saved_views": [
+            (view, urlencode(view.query)) for view in views_for(user).select_related("owner")
+        ],
+        "can_share": user.role == Role.ADMIN,
         "show_org": not form.cleaned_data.get("org"),
         "searching": bool(words),
         "can_work": can_work,
@@ -217,3 +232,42 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
     if done:
         messages.success(request, f"Updated {len(done)} ticket(s): {', '.join(done)}.")
     return redirect(back)
+
+
+@login_required
+def view_save(request: HttpRequest) -> HttpResponse:
+    """Keep the queue's current filters under a name (the same name replaces them)."""
+    user = workspace_user(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    raw = request.POST.get("query", "").lstrip("?")
+    query = {k: v for k, v in parse_qsl(raw) if k in saved_views.QUERY_FIELDS}
+    try:
+        view = saved_views.save_view(
+            user,
+            name=request.POST.get("name", ""),
+            query=query,
+            shared=request.POST.get("shared") == "1",
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, f"View not saved: {message}")
+        return redirect(reverse("desk:list") + (f"?{urlencode(query)}" if query else ""))
+    messages.success(request, f"Saved the view {view.name}.")
+    return redirect(reverse("desk:list") + f"?{urlencode(view.query)}")
+
+
+@login_required
+def view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    # Looked up before the role check: someone else's view answers 404 to anyone.
+    view = get_view_for(current_user(request), view_id)
+    user = workspace_user(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        saved_views.delete_view(view, actor=user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Deleted the view {view.name}.")
+    return redirect("desk:list")

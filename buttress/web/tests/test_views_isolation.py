@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
 from buttress.desk import services as desk_services
+from buttress.desk.services import saved_views
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -59,6 +60,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     ticket = desk_services.create_ticket(org, actor=None, subject="Printer jammed", assets=[web])
     policy = make_policy(organization=org)
     rule = sla_services.create_rule(actor=None, policy=policy, organization=org)
+    view = saved_views.save_view(
+        UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
+    )
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
@@ -71,6 +75,8 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "calendar_id": lambda: policy.calendar_id,
         "policy_id": lambda: policy.pk,
         "rule_id": lambda: rule.pk,
+        # Someone else's saved view (not shared): nobody else finds it.
+        "view_id": lambda: view.pk,
     }
 
 
