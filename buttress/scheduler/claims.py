@@ -17,16 +17,22 @@ from buttress.scheduler.registry import Timer
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(timer: Timer, pk: Any, claim: datetime) -> None:
+def _enqueue(timer: Timer, pks: list[Any], claim: datetime) -> None:
+    """One task per row, or one for all of ``pks`` on a ``batch_task`` timer."""
     token = claim.isoformat()
+    calls: list[tuple[Any, str]] = (
+        [(list(pks), token)] if timer.batch_task else [(pk, token) for pk in pks]
+    )
     if isinstance(timer.task.get_backend(), DatabaseBackend):
         # The queued task is a row in the same database: it commits with the claim or not at
         # all, so a crash can lose neither half.
-        timer.task.enqueue(pk, token)
+        for args in calls:
+            timer.task.enqueue(*args)
     else:
         # A broker is outside the transaction; enqueue only once the claim is durable. A task
         # lost between commit and broker fires again when the lease runs out.
-        transaction.on_commit(partial(timer.task.enqueue, pk, token), robust=True)
+        for args in calls:
+            transaction.on_commit(partial(timer.task.enqueue, *args), robust=True)
 
 
 def claim_due(timer: Timer, *, at: datetime, limit: int | None = None) -> int:
@@ -49,20 +55,38 @@ def _due_queryset(timer: Timer, at: datetime) -> models.QuerySet[Any]:
 
 
 def _claim_locked(timer: Timer, *, at: datetime, size: int) -> int:
-    # Rows another scheduler holds are skipped rather than waited for, so schedulers share a
-    # backlog instead of queueing behind each other.
+    """One statement: lock up to ``size`` due rows, skipping rows another scheduler holds (so
+    schedulers share a backlog instead of queueing behind each other), move their due time to
+    the claim and answer their keys."""
     manager = timer.model._default_manager
     claim = at + timer.lease
+    meta = timer.model._meta
+    due_field = meta.get_field(timer.due_field)
+    assert isinstance(due_field, models.Field)
+    assert meta.pk is not None
+    table, due_column, pk_column = meta.db_table, str(due_field.column), str(meta.pk.column)
+    connection = connections[manager.db]
+    quote = connection.ops.quote_name
     with transaction.atomic(using=manager.db):
-        pks = list(
+        # Compiled inside the transaction: Django refuses FOR UPDATE outside one.
+        locked = (
             _due_queryset(timer, at)
             .select_for_update(skip_locked=True, of=("self",))
             .values_list("pk", flat=True)[:size]
         )
+        inner, params = locked.query.sql_with_params()
+        # Only quoted names from the model's own metadata and Django's compiled subquery go
+        # into the text; every value is a parameter.
+        sql = (
+            f"UPDATE {quote(table)} SET {quote(due_column)} = %s "  # noqa: S608
+            f"WHERE {quote(pk_column)} = ANY(ARRAY({inner})) "
+            f"RETURNING {quote(pk_column)}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [claim, *params])
+            pks = sorted(row[0] for row in cursor.fetchall())
         if pks:
-            manager.filter(pk__in=pks).update(**{timer.due_field: claim})
-        for pk in pks:
-            _enqueue(timer, pk, claim)
+            _enqueue(timer, pks, claim)
     return len(pks)
 
 
@@ -78,16 +102,17 @@ def compare_and_set(timer: Timer, seen: list[tuple[Any, datetime]], *, claim: da
     same row, exactly one update matches it.
     """
     manager = timer.model._default_manager
-    claimed = 0
+    claimed: list[Any] = []
     with transaction.atomic(using=manager.db):
         for pk, seen_due in seen:
             updated = manager.filter(pk=pk, **{timer.due_field: seen_due}).update(
                 **{timer.due_field: claim}
             )
             if updated == 1:
-                _enqueue(timer, pk, claim)
-                claimed += 1
-    return claimed
+                claimed.append(pk)
+        if claimed:
+            _enqueue(timer, claimed, claim)
+    return len(claimed)
 
 
 @contextmanager
@@ -109,3 +134,14 @@ def holding[M: models.Model](
             yield None
         else:
             yield row
+
+
+def held[M: models.Model](model: type[M], pks: list[Any], due_field: str, claim: str) -> list[M]:
+    """Of ``pks``, the rows (locked, call inside a transaction) that still carry ``claim``:
+    what a batch task may act on; the others were re-claimed or finished by someone else."""
+    expected = datetime.fromisoformat(claim)
+    return list(
+        model._default_manager.select_for_update()
+        .filter(pk__in=pks, **{due_field: expected})
+        .order_by("pk")
+    )

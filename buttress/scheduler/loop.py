@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 from datetime import timedelta
+from time import monotonic
 from types import FrameType
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from buttress.scheduler.registry import timers
 
 logger = logging.getLogger(__name__)
 
+# How long one timer may keep claiming full batches in one tick before the others' turn.
+DRAIN_BUDGET_SECONDS = 5.0
 # A heartbeat this old belongs to a scheduler that is surely gone.
 FORGET_HEARTBEATS_AFTER = timedelta(days=1)
 
@@ -54,12 +57,18 @@ class Scheduler:
         )
         claimed = 0
         for timer in timers():
-            if self.stopping.is_set():
-                break
-            count = claim_due(timer, at=now(), limit=self.max_batch)
-            if count:
-                logger.debug("claimed %d rows of %s", count, timer.name)
-            claimed += count
+            size = min(self.max_batch or timer.batch, timer.batch)
+            started = monotonic()
+            # A full batch means more may be due: keep claiming (a backlog such as a mass
+            # breach drains at once) until a short batch or the time budget ends it.
+            while not self.stopping.is_set():
+                count = claim_due(timer, at=now(), limit=self.max_batch)
+                if count:
+                    logger.debug("claimed %d rows of %s", count, timer.name)
+                claimed += count
+                # A configured max batch is a cap per tick: no draining then.
+                if self.max_batch or count < size or monotonic() - started > DRAIN_BUDGET_SECONDS:
+                    break
         self.loops += 1
         self.claimed += claimed
         return claimed

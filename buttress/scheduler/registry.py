@@ -11,10 +11,12 @@ admin finds ``admin.py``)::
     register(Timer("sla.breach", SlaClock, "due_at", breach_clock))
 
 When a row is due the scheduler moves its due time forward by ``lease`` and enqueues
-``task(pk, claim)``. The task runs inside :func:`buttress.scheduler.claims.holding`, which
-hands it the row only while the row still carries that claim; the task then clears the due
-time (``None``) or sets the next one. A task that is lost before it runs fires again once the
-lease has passed, and a stale duplicate finds the claim gone and does nothing.
+``task(pk, claim)`` (or, for a ``batch_task`` timer, one ``task([pk, ...], claim)`` per
+batch). The task runs inside :func:`buttress.scheduler.claims.holding` (a batch task uses
+:func:`buttress.scheduler.claims.held`), which hands it the row only while the row still
+carries that claim; the task then clears the due time (``None``) or sets the next one. A task
+that is lost before it runs fires again once the lease has passed, and a stale duplicate finds
+the claim gone and does nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class Timer:
     lease: timedelta = DEFAULT_LEASE
     # Optional extra filter on the due rows, e.g. ``Q(is_active=True)``.
     condition: models.Q = field(default_factory=models.Q)
+    # One task per claimed batch, ``task([pk, ...], claim)``, instead of one per row: for
+    # timers where many rows come due at once (a mass breach); the task checks each row's
+    # claim itself (see :func:`buttress.scheduler.claims.held`).
+    batch_task: bool = False
 
     def __post_init__(self) -> None:
         due = self.model._meta.get_field(self.due_field)

@@ -16,7 +16,7 @@ from buttress.scheduler.claims import claim_due
 from buttress.scheduler.registry import get_timer
 from buttress.sla import clocks, services
 from buttress.sla.models import SlaAction, SlaClock
-from buttress.sla.tasks import apply_configuration, fire_clock, run_action
+from buttress.sla.tasks import apply_configuration, fire_clocks, run_actions
 from buttress.sla.tests.helpers import make_calendar, make_policy, targets
 from buttress.testing.factories import TeamFactory
 
@@ -50,20 +50,20 @@ def open_ticket(org: Any, agent: Any, **fields: Any) -> Ticket:
 
 
 def fire_due(at: datetime) -> int:
-    """One scheduler sweep at ``at``, running what it enqueued: the number of tasks run."""
+    """One scheduler sweep at ``at``, running what it enqueued: the number of rows acted on."""
     ran = 0
-    for name, task in (("sla.clock", fire_clock), ("sla.action", run_action)):
-        timer = get_timer(name)
-        due = list(SlaClock.objects.filter(due_at__lte=at).values_list("pk", flat=True))
-        if name == "sla.action":
-            due = list(SlaAction.objects.filter(due_at__lte=at).values_list("pk", flat=True))
-        claim_due(timer, at=at)
-        for pk in due:
-            model = SlaClock if name == "sla.clock" else SlaAction
-            claim = model.objects.get(pk=pk).due_at
+    for name, model, task in (
+        ("sla.clock", SlaClock, fire_clocks),
+        ("sla.action", SlaAction, run_actions),
+    ):
+        due = list(model.objects.filter(due_at__lte=at).values_list("pk", flat=True))
+        if not claim_due(get_timer(name), at=at):
+            continue
+        claims = {row.due_at for row in model.objects.filter(pk__in=due)}
+        for claim in claims:
             assert claim is not None
             with time_machine.travel(at, tick=False):
-                ran += bool(task.call(pk, claim.isoformat()))
+                ran += task.call(due, claim.isoformat())
     return ran
 
 
@@ -190,11 +190,27 @@ def test_a_stale_or_duplicate_delivery_does_nothing(org, agent):
     claim = first.due_at.isoformat()
 
     with time_machine.travel(T0 + 31 * MIN, tick=False):
-        assert fire_clock.call(first.pk, claim) is True
-        assert fire_clock.call(first.pk, claim) is False
+        assert fire_clocks.call([first.pk], claim) == 1
+        assert fire_clocks.call([first.pk], claim) == 0
 
     breaches = ticket.events.filter(kind=EventKind.SLA_BREACHED)
     assert breaches.count() == 1
+
+
+def test_one_batch_fires_many_tickets_each_once(org, agent):
+    policy()
+    tickets = [open_ticket(org, agent) for _ in range(5)]
+
+    claimed = claim_due(get_timer("sla.clock"), at=T0 + 31 * MIN)
+    due = {row.due_at for row in SlaClock.objects.filter(ticket__in=tickets, kind="first_response")}
+    pks = list(SlaClock.objects.filter(ticket__in=tickets).values_list("pk", flat=True))
+
+    assert claimed == 5
+    assert len(due) == 1
+    with time_machine.travel(T0 + 31 * MIN, tick=False):
+        assert fire_clocks.call(pks, next(iter(due)).isoformat()) == 5
+    for ticket in tickets:
+        assert ticket.events.filter(kind=EventKind.SLA_BREACHED).count() == 1
 
 
 def test_reassign_and_raise_priority_steps_act_on_the_ticket(org, agent):
