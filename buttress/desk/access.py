@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from buttress.accounts.models import STAFF_ROLES, Role
-from buttress.desk.models import Reply, SavedView, Ticket, TicketEvent, TicketQuerySet
+from buttress.desk.models import Macro, Reply, SavedView, Ticket, TicketEvent, TicketQuerySet
 from buttress.tenancy.access import organizations_for, sees_all_organizations
 
 if TYPE_CHECKING:
@@ -120,3 +120,36 @@ def get_view_for(user: User, pk: int | str) -> SavedView:
     if view is None:
         raise Http404("No such saved view.")
     return view
+
+
+def macros_for(user: User, ticket: Ticket) -> QuerySet[Macro]:
+    """The active macros ``user`` may apply to ``ticket``: shared ones and its organisation's."""
+    if not can(user, DeskCapability.WORK):
+        return Macro.objects.none()
+    return Macro.objects.usable_for(ticket.organization_id)
+
+
+def manageable_macros(user: User) -> QuerySet[Macro]:
+    """Macros staff see on the macro pages: shared ones and their organisations'."""
+    if not is_staff(user):
+        return Macro.objects.none()
+    return Macro.objects.filter(
+        Q(organization__isnull=True) | Q(organization__in=organizations_for(user))
+    )
+
+
+def get_macro_for(user: User, pk: int | str, *, write: bool = False) -> Macro:
+    macro = manageable_macros(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    if macro is None:
+        raise Http404("No such macro.")
+    if write:
+        require_macro_admin(user, macro.organization_id)
+    return macro
+
+
+def require_macro_admin(user: User, organization_id: int | None) -> None:
+    """Admins manage macros; a shared macro needs an admin limited to no organisation."""
+    if user.role != Role.ADMIN:
+        raise PermissionDenied("Only admins manage macros.")
+    if organization_id is None and user.limited_to.exists():
+        raise PermissionDenied("Only admins limited to no organisation change shared macros.")

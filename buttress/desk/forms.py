@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from buttress.accounts.models import Role, Team, User
 from buttress.assets.models import Asset
-from buttress.desk.models import Activity, Level, Source, Status, TicketType
+from buttress.desk.models import Activity, Level, Macro, Source, Status, TicketType
 from buttress.tenancy.models import Contact, Organization
 from buttress.web.forms import MAX_ID, Form, ModelMultipleChoiceField
 
@@ -304,3 +304,88 @@ class TicketCreateForm(Form):
 
     def clean_description(self) -> str:
         return _no_nul(self.cleaned_data["description"])
+
+
+class MacroApplyForm(Form):
+    macro: forms.ModelChoiceField[Macro] = forms.ModelChoiceField(
+        label="Macro", queryset=Macro.objects.none(), empty_label="Choose a macro"
+    )
+
+    def __init__(self, *args: Any, macros: QuerySet[Macro], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["macro"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = macros
+
+
+class MacroForm(Form):
+    """A macro as text fields; ``changes`` is assembled from the optional field choices."""
+
+    organization = forms.ChoiceField(label="Organisation", required=False)
+    name = forms.CharField(max_length=120)
+    body = forms.CharField(
+        label="Reply text",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="May use {ticket}, {subject}, {requester} and {agent}.",
+    )
+    internal = forms.BooleanField(label="Add as an internal note", required=False)
+    status = forms.ChoiceField(
+        label="Then set status", required=False, choices=[("", "Leave as is"), *Status.choices]
+    )
+    impact = forms.ChoiceField(
+        label="Set impact", required=False, choices=[("", "Leave as is"), *Level.choices]
+    )
+    urgency = forms.ChoiceField(
+        label="Set urgency", required=False, choices=[("", "Leave as is"), *Level.choices]
+    )
+    team = forms.ChoiceField(label="Set team", required=False)
+    assign_me = forms.BooleanField(label="Assign to whoever applies it", required=False)
+    add_tags = forms.CharField(label="Add tags", required=False, help_text="Comma-separated.")
+    is_active = forms.BooleanField(label="Active", required=False, initial=True)
+
+    def __init__(self, *args: Any, organizations: Any, editing: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        org_field = self.fields["organization"]
+        assert isinstance(org_field, forms.ChoiceField)
+        org_field.choices = [("", "All organisations")] + [
+            (str(o.pk), o.name) for o in organizations
+        ]
+        org_field.disabled = editing
+        team_field = self.fields["team"]
+        assert isinstance(team_field, forms.ChoiceField)
+        team_field.choices = [("", "Leave as is")] + [
+            (str(t.pk), t.name) for t in Team.objects.order_by("name")
+        ]
+
+    def changes(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        changes: dict[str, Any] = {}
+        for key in ("status", "impact", "urgency"):
+            if data.get(key):
+                changes[key] = data[key]
+        if data.get("team"):
+            changes["team"] = int(data["team"])
+        if data.get("assign_me"):
+            changes["assignee"] = "me"
+        tags = [t for t in (data.get("add_tags") or "").split(",") if t.strip()]
+        if tags:
+            changes["add_tags"] = tags
+        return changes
+
+    @classmethod
+    def initial_for(cls, macro: Macro) -> dict[str, Any]:
+        changes = macro.changes
+        return {
+            "organization": str(macro.organization_id or ""),
+            "name": macro.name,
+            "body": macro.body,
+            "internal": macro.internal,
+            "status": changes.get("status", ""),
+            "impact": changes.get("impact", ""),
+            "urgency": changes.get("urgency", ""),
+            "team": str(changes.get("team") or ""),
+            "assign_me": changes.get("assignee") == "me",
+            "add_tags": ", ".join(changes.get("add_tags", [])),
+            "is_active": macro.is_active,
+        }

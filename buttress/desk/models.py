@@ -398,3 +398,44 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MacroQuerySet(models.QuerySet["Macro"]):
+    def usable_for(self, organization_id: int) -> MacroQuerySet:
+        return self.filter(is_active=True).filter(
+            models.Q(organization__isnull=True) | models.Q(organization_id=organization_id)
+        )
+
+
+class Macro(models.Model):
+    """A canned reply that can also set fields: applied to a ticket in one step.
+
+    ``changes`` (all optional): ``status``, ``impact``, ``urgency``, ``category``, ``team``
+    (an id, or null to clear), ``assignee`` (an id, ``"me"`` for whoever applies it, or null to
+    clear), ``add_tags`` (a list). ``body`` may use ``{ticket}``, ``{subject}``,
+    ``{requester}`` and ``{agent}``.
+    """
+
+    organization = models.ForeignKey(
+        "tenancy.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="macros",
+        help_text="Empty: usable on every organisation's tickets.",
+    )
+    name = models.CharField(max_length=120)
+    body = models.TextField(blank=True)
+    internal = models.BooleanField(default=False, help_text="Add the body as an internal note.")
+    changes = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = MacroQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

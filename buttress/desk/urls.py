@@ -1,6 +1,6 @@
 from django.urls import path
 
-from buttress.desk.views import create, queue, ticket
+from buttress.desk.views import create, macros, queue, ticket
 
 app_name = "desk"
 
@@ -9,6 +9,10 @@ urlpatterns = [
     path("bulk/", queue.ticket_bulk, name="bulk"),
     path("new/", create.ticket_create, name="create"),
     path("views/", queue.view_save, name="view_save"),
+    path("macros/", macros.macro_list, name="macro_list"),
+    path("macros/new/", macros.macro_create, name="macro_create"),
+    path("macros/<int:macro_id>/edit/", macros.macro_edit, name="macro_edit"),
+    path("macros/<int:macro_id>/delete/", macros.macro_delete, name="macro_delete"),
     path("views/<int:view_id>/delete/", queue.view_delete, name="view_delete"),
     path("<int:pk>/", ticket.ticket_detail, name="detail"),
     path("<int:pk>/reply/", ticket.ticket_reply, name="reply"),
@@ -17,4 +21,5 @@ urlpatterns = [
     path("<int:pk>/assets/link/", ticket.ticket_asset_link, name="asset_link"),
     path("<int:pk>/assets/unlink/", ticket.ticket_asset_unlink, name="asset_unlink"),
     path("<int:pk>/time/", ticket.ticket_time, name="time"),
+    path("<int:pk>/macro/", ticket.ticket_macro, name="macro"),
 ]

@@ -27,9 +27,8 @@ from buttress.api.v1 import api
 from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
-from buttress.desk.models import SavedView, Ticket
+from buttress.desk.models import Macro, SavedView, Ticket
 from buttress.lib.timeutil import now
-from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
@@ -157,29 +156,18 @@ def _monitor_of(tenant: Tenant) -> int:
     return monitor.pk
 
 
+def _macro_of(tenant: Tenant) -> int:
+    macro, _ = Macro.objects.get_or_create(
+        organization=tenant.org, name=f"{tenant.org.name} macro", defaults={"body": "Hello"}
+    )
+    return macro.pk
+
+
 def _view_of(tenant: Tenant) -> int:
     view, _ = SavedView.objects.get_or_create(
         owner=tenant.user, name=f"{tenant.org.name} view", defaults={"query": {"status": "new"}}
     )
     return view.pk
-
-
-def _window_of(tenant: Tenant) -> int:
-    # Made directly (no audit entry), like the integration above.
-    window, created = MaintenanceWindow.objects.get_or_create(
-        organization=tenant.org,
-        defaults={
-            "name": f"{tenant.org.name} patch night",
-            "starts_at": now(),
-            "duration": timedelta(hours=2),
-            "rrule": "FREQ=WEEKLY",
-            "edges_done_until": now(),
-        },
-    )
-    if created:
-        # The walk may have deleted the asset (a leaking endpoint in the self-test).
-        window.assets.add(*Asset.objects.filter(pk=tenant.asset.pk))
-    return window.pk
 
 
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
@@ -199,9 +187,9 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "policy_id": _policy_of,
     "rule_id": _rule_of,
     "view_id": _view_of,
+    "macro_id": _macro_of,
     "integration_id": _integration_of,
     "monitor_id": _monitor_of,
-    "window_id": _window_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -11,6 +11,7 @@ from buttress.api.v1 import (
     base,
     contacts,
     integrations,
+    macros,
     monitors,
     organizations,
     sites,
@@ -29,6 +30,7 @@ api.add_router("/", asset_graph.router)
 api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
 api.add_router("/", tickets.router)
+api.add_router("/", macros.router)
 api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)

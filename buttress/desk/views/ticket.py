@@ -7,6 +7,7 @@ included) or redirects back to the page; a form with errors is shown again with 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -19,15 +20,17 @@ from django.shortcuts import redirect, render
 from buttress.accounts.models import Team, User
 from buttress.assets.access import assets_for
 from buttress.desk import services
-from buttress.desk.access import DeskCapability, can, events_for, replies_for
+from buttress.desk.access import DeskCapability, can, events_for, macros_for, replies_for
 from buttress.desk.forms import (
     AssetLinkForm,
+    MacroApplyForm,
     ReplyForm,
     TicketFieldsForm,
     TimeEntryForm,
     TransitionForm,
 )
 from buttress.desk.models import DONE_STATUSES, EventKind, Status, Ticket, TimeEntry
+from buttress.desk.services import macros
 from buttress.desk.services.tickets import allowed_transitions
 from buttress.desk.views.common import ticket_for_request
 from buttress.sla import clocks
@@ -161,6 +164,8 @@ def _context(
         or TicketFieldsForm(organization=ticket.organization, initial=_fields_initial(ticket)),
         "time_form": forms.get("time") or TimeEntryForm(),
         "asset_form": forms.get("asset") or AssetLinkForm(assets=linkable[:ASSET_CHOICES_LIMIT]),
+        "macro_form": forms.get("macro")
+        or (MacroApplyForm(macros=macros_for(user, ticket)) if can_work else None),
     }
     return context
 
@@ -197,117 +202,122 @@ def _post_only(request: HttpRequest, pk: int) -> tuple[User, Ticket] | HttpRespo
     return user, ticket
 
 
-@login_required
-def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
+def _act(
+    request: HttpRequest,
+    pk: int,
+    key: str,
+    make_form: Callable[[User, Ticket], BaseForm],
+    perform: Callable[[User, Ticket, BaseForm], str],
+) -> HttpResponse:
+    """One ticket-page action: POST only, the form, the service call, then the ticket's main
+    block for HTMX or back to the page; errors go back onto the form under ``key``.
+    ``perform`` answers the message shown after a full-page post (empty for none)."""
     found = _post_only(request, pk)
     if isinstance(found, HttpResponse):
         return found
     user, ticket = found
-    form = ReplyForm(request.POST)
+    form = make_form(user, ticket)
     if form.is_valid():
-        internal = form.cleaned_data["internal"]
         try:
-            services.add_reply(
-                ticket, actor=user, body=form.cleaned_data["body"], internal=internal
-            )
+            message = perform(user, ticket, form)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            if not is_htmx(request):
-                messages.success(request, "Note added." if internal else "Reply sent.")
+            if message and not is_htmx(request):
+                messages.success(request, message)
             return _respond(request, user, ticket)
-    return _respond(request, user, ticket, {"reply": form})
+    elif key == "asset_unlink" and not is_htmx(request):
+        messages.error(request, "That asset is not linked to this ticket.")
+    return _respond(request, user, ticket, {key.removesuffix("_unlink"): form})
+
+
+def _reply(user: User, ticket: Ticket, form: BaseForm) -> str:
+    data = form.cleaned_data
+    services.add_reply(ticket, actor=user, body=data["body"], internal=data["internal"])
+    return "Note added." if data["internal"] else "Reply sent."
+
+
+def _transition(user: User, ticket: Ticket, form: BaseForm) -> str:
+    data = form.cleaned_data
+    services.transition(ticket, data["status"], actor=user)
+    return f"Status set to {ticket.get_status_display()}."
+
+
+def _link(user: User, ticket: Ticket, form: BaseForm) -> str:
+    data = form.cleaned_data
+    services.link_asset(ticket, data["asset"], actor=user)
+    return ""
+
+
+def _unlink(user: User, ticket: Ticket, form: BaseForm) -> str:
+    data = form.cleaned_data
+    services.unlink_asset(ticket, data["asset"], actor=user)
+    return ""
+
+
+def _time(user: User, ticket: Ticket, form: BaseForm) -> str:
+    data = form.cleaned_data
+    services.log_time(ticket, actor=user, **data)
+    return "Time logged."
+
+
+def _macro(user: User, ticket: Ticket, form: BaseForm) -> str:
+    data = form.cleaned_data
+    done = macros.apply_macro(ticket, data["macro"], actor=user)
+    return f"Macro {data['macro'].name} applied: {', '.join(done) or 'nothing to change'}."
+
+
+@login_required
+def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "reply", lambda u, t: ReplyForm(request.POST), _reply)
 
 
 @login_required
 def ticket_transition(request: HttpRequest, pk: int) -> HttpResponse:
-    found = _post_only(request, pk)
-    if isinstance(found, HttpResponse):
-        return found
-    user, ticket = found
-    form = TransitionForm(request.POST)
-    if form.is_valid():
-        try:
-            services.transition(ticket, form.cleaned_data["status"], actor=user)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            if not is_htmx(request):
-                messages.success(request, f"Status set to {ticket.get_status_display()}.")
-            return _respond(request, user, ticket)
-    return _respond(request, user, ticket, {"transition": form})
+    return _act(request, pk, "transition", lambda u, t: TransitionForm(request.POST), _transition)
 
 
 @login_required
 def ticket_update(request: HttpRequest, pk: int) -> HttpResponse:
-    found = _post_only(request, pk)
-    if isinstance(found, HttpResponse):
-        return found
-    user, ticket = found
-    form = TicketFieldsForm(
-        request.POST, organization=ticket.organization, initial=_fields_initial(ticket)
-    )
-    if form.is_valid():
+    def make(user: User, ticket: Ticket) -> BaseForm:
+        return TicketFieldsForm(
+            request.POST, organization=ticket.organization, initial=_fields_initial(ticket)
+        )
+
+    def perform(user: User, ticket: Ticket, form: BaseForm) -> str:
         # Only what the form changed, so an untouched field is not rewritten.
-        changes = {name: form.cleaned_data[name] for name in form.changed_data}
-        try:
-            if changes:
-                services.update_ticket(ticket, actor=user, **changes)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            if not is_htmx(request):
-                messages.success(request, "Ticket saved." if changes else "Nothing changed.")
-            return _respond(request, user, ticket)
-    return _respond(request, user, ticket, {"fields": form})
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changed:
+            services.update_ticket(ticket, actor=user, **changed)
+        return "Ticket saved." if changed else "Nothing changed."
+
+    return _act(request, pk, "fields", make, perform)
 
 
 @login_required
 def ticket_asset_link(request: HttpRequest, pk: int) -> HttpResponse:
-    found = _post_only(request, pk)
-    if isinstance(found, HttpResponse):
-        return found
-    user, ticket = found
-    form = AssetLinkForm(request.POST, assets=_linkable_assets(user, ticket))
-    if form.is_valid():
-        try:
-            services.link_asset(ticket, form.cleaned_data["asset"], actor=user)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _respond(request, user, ticket)
-    return _respond(request, user, ticket, {"asset": form})
+    def make(user: User, ticket: Ticket) -> BaseForm:
+        return AssetLinkForm(request.POST, assets=_linkable_assets(user, ticket))
+
+    return _act(request, pk, "asset", make, _link)
 
 
 @login_required
 def ticket_asset_unlink(request: HttpRequest, pk: int) -> HttpResponse:
-    found = _post_only(request, pk)
-    if isinstance(found, HttpResponse):
-        return found
-    user, ticket = found
-    form = AssetLinkForm(request.POST, assets=ticket.assets.all())
-    if form.is_valid():
-        services.unlink_asset(ticket, form.cleaned_data["asset"], actor=user)
-        return _respond(request, user, ticket)
-    if not is_htmx(request):
-        messages.error(request, "That asset is not linked to this ticket.")
-    return _respond(request, user, ticket, {"asset": form})
+    def make(user: User, ticket: Ticket) -> BaseForm:
+        return AssetLinkForm(request.POST, assets=ticket.assets.all())
+
+    return _act(request, pk, "asset_unlink", make, _unlink)
 
 
 @login_required
 def ticket_time(request: HttpRequest, pk: int) -> HttpResponse:
-    found = _post_only(request, pk)
-    if isinstance(found, HttpResponse):
-        return found
-    user, ticket = found
-    form = TimeEntryForm(request.POST)
-    if form.is_valid():
-        try:
-            services.log_time(ticket, actor=user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            if not is_htmx(request):
-                messages.success(request, "Time logged.")
-            return _respond(request, user, ticket)
-    return _respond(request, user, ticket, {"time": form})
+    return _act(request, pk, "time", lambda u, t: TimeEntryForm(request.POST), _time)
+
+
+@login_required
+def ticket_macro(request: HttpRequest, pk: int) -> HttpResponse:
+    def make(user: User, ticket: Ticket) -> BaseForm:
+        return MacroApplyForm(request.POST, macros=macros_for(user, ticket))
+
+    return _act(request, pk, "macro", make, _macro)

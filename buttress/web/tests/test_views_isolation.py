@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
 from buttress.desk import services as desk_services
+from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
@@ -60,6 +61,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     ticket = desk_services.create_ticket(org, actor=None, subject="Printer jammed", assets=[web])
     policy = make_policy(organization=org)
     rule = sla_services.create_rule(actor=None, policy=policy, organization=org)
+    macro = macro_services.create_macro(
+        actor=None, organization=org, name="Thanks", body="Thank you"
+    )
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
@@ -77,6 +81,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "rule_id": lambda: rule.pk,
         # Someone else's saved view (not shared): nobody else finds it.
         "view_id": lambda: view.pk,
+        "macro_id": lambda: macro.pk,
     }
 
 
