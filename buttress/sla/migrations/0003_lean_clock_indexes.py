@@ -5,22 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0005_macros'),
-        ('sla', '0002_clocks'),
-        ('tenancy', '0001_initial'),
+        ("desk", "0005_macros"),
+        ("sla", "0002_clocks"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='slaclock',
-            name='organization',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization'),
+            model_name="slaclock",
+            name="organization",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="tenancy.organization",
+            ),
         ),
         migrations.AlterField(
-            model_name='slaclock',
-            name='ticket',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sla_clocks', to='desk.ticket'),
+            model_name="slaclock",
+            name="ticket",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sla_clocks",
+                to="desk.ticket",
+            ),
         ),
     ]
