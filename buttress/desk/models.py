@@ -316,6 +316,7 @@ class EventKind(models.TextChoices):
     SLA_MET = "sla_met", "SLA target met"
     SLA_RETARGETED = "sla_retargeted", "SLA target changed"
     SLA_REPLAYED = "sla_replayed", "SLA clocks rebuilt"
+    SURVEY_ANSWERED = "survey_answered", "Satisfaction rated"
 
 
 class TicketEvent(models.Model):
@@ -439,3 +440,34 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SurveyResponse(models.Model):
+    """The requester's rating of a resolved ticket (1 to 5, with a comment): one per resolution;
+    answering again before the link expires replaces it."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="survey_responses")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # Which resolution of the ticket this rates (the ticket's reopen count when it was sent).
+    round = models.PositiveIntegerField(default=0)
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    contact = models.ForeignKey(
+        "tenancy.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-answered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "round"], name="survey_once_per_round"),
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1, rating__lte=5), name="survey_rating_1_5"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "answered_at"], name="survey_org_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5 for ticket #{self.ticket_id}"

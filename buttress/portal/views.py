@@ -10,8 +10,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from buttress.desk import services as desk
+from buttress.desk import survey as survey_links
 from buttress.desk.access import (
     DeskCapability,
     events_for,
@@ -162,8 +164,13 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Your reply was sent.")
                 return redirect("portal:detail", pk=ticket.pk)
+    rated = ticket.survey_responses.filter(round=ticket.reopened_count).first()
     context = {
         "ticket": ticket,
+        "rating": rated,
+        "survey_path": reverse("desk:survey", kwargs={"token": survey_links.make_token(ticket)})
+        if ticket.resolved_at is not None
+        else None,
         "conversation": _conversation(user, ticket),
         "targets": _targets(ticket),
         "form": form,

@@ -718,3 +718,17 @@ def delete_view(request: HttpRequest, view_id: int) -> HttpStatus[None]:
     require_write(request)
     saved_views.delete_view(view, actor=user)
     return HttpStatus(204, None)
+
+
+class SurveyOut(Schema):
+    round: int = Field(description="Which resolution it rates: 0 the first, 1 after one reopen...")
+    rating: int = Field(description="1 (very poor) to 5 (excellent).")
+    comment: str
+    answered_at: dt.datetime
+
+
+@router.get("/tickets/{ticket_id}/survey", response=responses(list[SurveyOut]))
+def list_survey(request: HttpRequest, ticket_id: int) -> list[Any]:
+    """The requester's satisfaction ratings of the ticket's resolutions, newest first."""
+    ticket = get_ticket_for(current_user(request), ticket_id)
+    return list(ticket.survey_responses.all())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -30,6 +31,7 @@ from buttress.desk.models import (
 from buttress.desk.search import index_ticket
 from buttress.desk.services.priority import priority_for
 from buttress.desk.services.timeline import check_not_merged, record_event
+from buttress.desk.tasks import send_survey
 from buttress.lib.timeutil import now
 from buttress.sla import clocks
 from buttress.tenancy.models import Contact, Organization
@@ -364,6 +366,9 @@ def transition(
         detail=detail,
     )
     clocks.sync(ticket, at=at, signal=clocks.Signal.STATUS, previous_status=current)
+    if to_status == Status.RESOLVED and not merged:
+        # The requester is asked to rate the work once the resolution is committed.
+        transaction.on_commit(partial(send_survey.enqueue, ticket.pk, ticket.reopened_count))
     audit.record(
         ticket,
         actor=actor,
