@@ -140,8 +140,7 @@ def held[M: models.Model](model: type[M], pks: list[Any], due_field: str, claim:
     """Of ``pks``, the rows (locked, call inside a transaction) that still carry ``claim``:
     what a batch task may act on; the others were re-claimed or finished by someone else."""
     expected = datetime.fromisoformat(claim)
-    return list(
-        model._default_manager.select_for_update()
-        .filter(pk__in=pks, **{due_field: expected})
-        .order_by("pk")
-    )
+    # Selected by key only (a batch shares one due time, so filtering on it makes PostgreSQL
+    # walk the whole batch in the due-time index); the claim is compared here.
+    rows = model._default_manager.select_for_update().filter(pk__in=pks).order_by("pk")
+    return [row for row in rows if getattr(row, due_field) == expected]
