@@ -15,7 +15,15 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from buttress.accounts.models import STAFF_ROLES, Role
-from buttress.desk.models import Macro, Reply, SavedView, Ticket, TicketEvent, TicketQuerySet
+from buttress.desk.models import (
+    Attachment,
+    Macro,
+    Reply,
+    SavedView,
+    Ticket,
+    TicketEvent,
+    TicketQuerySet,
+)
 from buttress.tenancy.access import organizations_for, sees_all_organizations
 
 if TYPE_CHECKING:
@@ -153,3 +161,20 @@ def require_macro_admin(user: User, organization_id: int | None) -> None:
         raise PermissionDenied("Only admins manage macros.")
     if organization_id is None and user.limited_to.exists():
         raise PermissionDenied("Only admins limited to no organisation change shared macros.")
+
+
+def attachments_for(user: User, ticket: Ticket) -> QuerySet[Attachment]:
+    """The ticket's files ``user`` may fetch (call with a ticket from :func:`get_ticket_for`)."""
+    files = Attachment.objects.filter(ticket=ticket)
+    return files if sees_internal(user) else files.filter(is_internal=False)
+
+
+def get_attachment_for(user: User, pk: int | str) -> Attachment:
+    """The file if ``user`` may see its ticket and, for an internal one, is staff; else 404."""
+    attachment = Attachment.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    if attachment is None:
+        raise Http404("No such file.")
+    ticket = get_ticket_for(user, attachment.ticket_id)
+    if not attachments_for(user, ticket).filter(pk=attachment.pk).exists():
+        raise Http404("No such file.")
+    return attachment

@@ -13,7 +13,7 @@ from buttress.accounts.models import Role, Team, User
 from buttress.assets.models import Asset
 from buttress.desk.models import Activity, Level, Macro, Source, Status, TicketType
 from buttress.tenancy.models import Contact, Organization
-from buttress.web.forms import MAX_ID, Form, ModelMultipleChoiceField
+from buttress.web.forms import MAX_ID, Form, ModelMultipleChoiceField, MultipleFileField
 
 OPEN = "open_any"  # the status meta-filter: anything not resolved or closed
 ME = "me"
@@ -199,6 +199,7 @@ class ReplyForm(Form):
         initial="0",
         widget=forms.RadioSelect,
     )
+    upload = MultipleFileField(label="Attach files", required=False)
 
     def clean_body(self) -> str:
         return _no_nul(self.cleaned_data["body"])

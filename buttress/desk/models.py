@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -317,6 +319,7 @@ class EventKind(models.TextChoices):
     SLA_RETARGETED = "sla_retargeted", "SLA target changed"
     SLA_REPLAYED = "sla_replayed", "SLA clocks rebuilt"
     SURVEY_ANSWERED = "survey_answered", "Satisfaction rated"
+    ATTACHED = "attached", "File attached"
 
 
 class TicketEvent(models.Model):
@@ -471,3 +474,38 @@ class SurveyResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}/5 for ticket #{self.ticket_id}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Stored under a random name: the original name is kept in the row, never on disk."""
+    return f"attachments/{now():%Y/%m}/{secrets.token_hex(16)}"
+
+
+class Attachment(models.Model):
+    """A file on a ticket, usually with the reply or note it came with; a file of a note is
+    internal like the note."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    reply = models.ForeignKey(
+        Reply, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    is_internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="attachment_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} on ticket #{self.ticket_id}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from buttress.desk.views import create, macros, queue, survey, ticket
+from buttress.desk.views import create, files, macros, queue, survey, ticket
 
 app_name = "desk"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/", create.ticket_create, name="create"),
     path("views/", queue.view_save, name="view_save"),
     path("survey/<str:token>/", survey.survey_page, name="survey"),
+    path("files/<int:attachment_id>/", files.attachment_download, name="attachment"),
     path("macros/", macros.macro_list, name="macro_list"),
     path("macros/new/", macros.macro_create, name="macro_create"),
     path("macros/<int:macro_id>/edit/", macros.macro_edit, name="macro_edit"),

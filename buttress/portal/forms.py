@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from buttress.desk.models import Level, TicketType
-from buttress.web.forms import Form
+from buttress.web.forms import Form, MultipleFileField
 
 URGENCY_CHOICES = [
     (Level.LOW, "Low: it can wait"),
@@ -38,6 +38,7 @@ class NewRequestForm(Form):
         help_text="What happened, what you expected, and since when.",
     )
     urgency = forms.ChoiceField(label="Urgency", choices=URGENCY_CHOICES, initial=Level.MEDIUM)
+    upload = MultipleFileField(label="Attach files (screenshots, logs)", required=False)
 
     def clean_subject(self) -> str:
         return _no_nul(self.cleaned_data["subject"])
@@ -50,6 +51,7 @@ class PortalReplyForm(Form):
     body = forms.CharField(
         label="Your reply", max_length=100_000, widget=forms.Textarea(attrs={"rows": 5})
     )
+    upload = MultipleFileField(label="Attach files", required=False)
 
     def clean_body(self) -> str:
         return _no_nul(self.cleaned_data["body"])

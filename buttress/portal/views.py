@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from buttress.desk import services as desk
 from buttress.desk import survey as survey_links
 from buttress.desk.access import (
     DeskCapability,
+    attachments_for,
     events_for,
     get_ticket_for,
     is_staff,
@@ -23,7 +25,8 @@ from buttress.desk.access import (
     require,
     tickets_for,
 )
-from buttress.desk.models import DONE_STATUSES, EventKind, Level, Source, Ticket
+from buttress.desk.models import DONE_STATUSES, Attachment, EventKind, Level, Source, Ticket
+from buttress.desk.services import attachments
 from buttress.lib.pagination import InvalidCursor, paginate
 from buttress.portal.forms import NewRequestForm, PortalFilterForm, PortalReplyForm
 from buttress.sla import clocks
@@ -95,21 +98,12 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     require(user, DeskCapability.OPEN)
     if user.organization is None:
         raise PermissionDenied("Your account belongs to no organisation.")
-    form = NewRequestForm(request.POST or None)
+    form = NewRequestForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            ticket = desk.create_ticket(
-                user.organization,
-                actor=user,
-                subject=data["subject"],
-                description=data["description"],
-                type=data["type"],
-                impact=Level.MEDIUM,
-                urgency=data["urgency"],
-                requester=user.contact,
-                source=Source.PORTAL,
-            )
+            with transaction.atomic():
+                ticket = _open_request(user, data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -118,10 +112,30 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/create.html", {"form": form})
 
 
+def _open_request(user: User, data: dict[str, Any]) -> Ticket:
+    assert user.organization is not None
+    ticket = desk.create_ticket(
+        user.organization,
+        actor=user,
+        subject=data["subject"],
+        description=data["description"],
+        type=data["type"],
+        impact=Level.MEDIUM,
+        urgency=data["urgency"],
+        requester=user.contact,
+        source=Source.PORTAL,
+    )
+    attachments.attach(ticket, data["upload"], actor=user)
+    return ticket
+
+
 def _conversation(user: User, ticket: Ticket) -> list[dict[str, Any]]:
     replies = {
         r.pk: r for r in replies_for(user, ticket).select_related("author", "author_contact")
     }
+    files: dict[int | None, list[Attachment]] = {}
+    for attachment in attachments_for(user, ticket):
+        files.setdefault(attachment.reply_id, []).append(attachment)
     entries: list[dict[str, Any]] = []
     for event in (
         events_for(user, ticket)
@@ -136,6 +150,7 @@ def _conversation(user: User, ticket: Ticket) -> list[dict[str, Any]]:
             if reply is None:
                 continue
             entry["reply"] = reply
+            entry["files"] = files.get(reply.pk, [])
             entry["by_staff"] = detail.get("by") == "agent"
         entry["to"] = detail.get("to")
         entries.append(entry)
@@ -151,14 +166,16 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = current_user(request)
     ticket = get_ticket_for(user, pk)
     portal_user(request)
-    form = PortalReplyForm(request.POST or None)
+    form = PortalReplyForm(request.POST or None, request.FILES or None)
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     if request.method == "POST":
         require(user, DeskCapability.OPEN)
         if form.is_valid():
             try:
-                desk.add_reply(ticket, actor=user, body=form.cleaned_data["body"])
+                with transaction.atomic():
+                    reply = desk.add_reply(ticket, actor=user, body=form.cleaned_data["body"])
+                    attachments.attach(ticket, form.cleaned_data["upload"], actor=user, reply=reply)
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
@@ -167,6 +184,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rated = ticket.survey_responses.filter(round=ticket.reopened_count).first()
     context = {
         "ticket": ticket,
+        "request_files": [a for a in attachments_for(user, ticket) if a.reply_id is None],
         "rating": rated,
         "survey_path": reverse("desk:survey", kwargs={"token": survey_links.make_token(ticket)})
         if ticket.resolved_at is not None

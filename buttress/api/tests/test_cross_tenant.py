@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 
 from buttress.accounts import services as accounts
@@ -27,7 +28,7 @@ from buttress.api.v1 import api
 from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
-from buttress.desk.models import Macro, SavedView, Ticket
+from buttress.desk.models import Attachment, Macro, SavedView, Ticket
 from buttress.lib.timeutil import now
 from buttress.monitoring.models import Monitor
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
@@ -156,6 +157,23 @@ def _monitor_of(tenant: Tenant) -> int:
     return monitor.pk
 
 
+def _attachment_of(tenant: Tenant) -> int:
+    ticket_id = _ticket_of(tenant)
+    attachment = Attachment.objects.filter(ticket_id=ticket_id).first()
+    if attachment is None:
+        attachment = Attachment(
+            ticket_id=ticket_id,
+            organization=tenant.org,
+            filename=f"{tenant.org.name}.txt",
+            content_type="text/plain",
+            size=5,
+            sha256="0" * 64,
+        )
+        attachment.file.save("secret.txt", ContentFile(b"hello"), save=False)
+        attachment.save()
+    return attachment.pk
+
+
 def _macro_of(tenant: Tenant) -> int:
     macro, _ = Macro.objects.get_or_create(
         organization=tenant.org, name=f"{tenant.org.name} macro", defaults={"body": "Hello"}
@@ -188,6 +206,7 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "rule_id": _rule_of,
     "view_id": _view_of,
     "macro_id": _macro_of,
+    "attachment_id": _attachment_of,
     "integration_id": _integration_of,
     "monitor_id": _monitor_of,
 }

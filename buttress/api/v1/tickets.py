@@ -8,7 +8,8 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status as HttpStatus
@@ -31,7 +32,9 @@ from buttress.desk import search as desk_search
 from buttress.desk import services
 from buttress.desk.access import (
     DeskCapability,
+    attachments_for,
     events_for,
+    get_attachment_for,
     get_ticket_for,
     get_view_for,
     is_staff,
@@ -44,6 +47,7 @@ from buttress.desk.access import (
 from buttress.desk.models import (
     REFERENCE_PREFIX,
     Activity,
+    Attachment,
     Level,
     Priority,
     Reply,
@@ -53,6 +57,7 @@ from buttress.desk.models import (
     TicketType,
     TimeEntry,
 )
+from buttress.desk.services import attachments as desk_attachments
 from buttress.desk.services import saved_views
 from buttress.desk.services.tickets import allowed_transitions
 from buttress.sla import clocks
@@ -732,3 +737,92 @@ def list_survey(request: HttpRequest, ticket_id: int) -> list[Any]:
     """The requester's satisfaction ratings of the ticket's resolutions, newest first."""
     ticket = get_ticket_for(current_user(request), ticket_id)
     return list(ticket.survey_responses.all())
+
+
+# --- attachments -----------------------------------------------------------------------------
+
+
+class AttachmentOut(Schema):
+    id: int
+    ticket: int = Field(validation_alias="ticket_id")
+    reply: int | None = Field(validation_alias="reply_id")
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    is_internal: bool
+    created_at: dt.datetime
+    url: str = Field(description="Where to download it (same authentication).")
+
+    @staticmethod
+    def resolve_url(obj: Attachment) -> str:
+        return f"/api/v1/attachments/{obj.pk}/content"
+
+
+class AttachParams(Schema):
+    internal: bool = Field(False, description="Staff only: files only staff see.")
+
+
+@router.get("/tickets/{ticket_id}/attachments", response=responses(list[AttachmentOut]))
+def list_attachments(request: HttpRequest, ticket_id: int) -> list[Attachment]:
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id)
+    return list(attachments_for(user, ticket))
+
+
+@router.post(
+    "/tickets/{ticket_id}/attachments",
+    response=responses(list[AttachmentOut], 201),
+    description="Multipart: one or more parts named `files`.",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            }
+                        },
+                        "required": ["files"],
+                    }
+                }
+            }
+        }
+    },
+)
+def add_attachments(
+    request: HttpRequest, ticket_id: int, params: Query[AttachParams]
+) -> HttpStatus[list[Attachment]]:
+    user = current_user(request)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.OPEN)
+    require_write(request)
+    if params.internal and not is_staff(user):
+        raise ValidationError({"internal": "Only provider staff attach internal files."})
+    if request.content_type != "multipart/form-data":
+        raise HttpError(400, "Send the files as multipart/form-data parts named 'files'.")
+    uploads = request.FILES.getlist("files")
+    if not uploads:
+        raise ValidationError({"files": "Attach at least one file, in parts named 'files'."})
+    made = desk_attachments.attach(ticket, uploads, actor=user, internal=params.internal)
+    return HttpStatus(201, made)
+
+
+@router.get("/attachments/{attachment_id}/content", response=responses(None))
+def download_attachment(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
+    """The file itself, always as a download."""
+    attachment = get_attachment_for(current_user(request), attachment_id)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

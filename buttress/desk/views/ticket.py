@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -20,7 +21,14 @@ from django.shortcuts import redirect, render
 from buttress.accounts.models import Team, User
 from buttress.assets.access import assets_for
 from buttress.desk import services
-from buttress.desk.access import DeskCapability, can, events_for, macros_for, replies_for
+from buttress.desk.access import (
+    DeskCapability,
+    attachments_for,
+    can,
+    events_for,
+    macros_for,
+    replies_for,
+)
 from buttress.desk.forms import (
     AssetLinkForm,
     MacroApplyForm,
@@ -29,8 +37,15 @@ from buttress.desk.forms import (
     TimeEntryForm,
     TransitionForm,
 )
-from buttress.desk.models import DONE_STATUSES, EventKind, Status, Ticket, TimeEntry
-from buttress.desk.services import macros
+from buttress.desk.models import (
+    DONE_STATUSES,
+    Attachment,
+    EventKind,
+    Status,
+    Ticket,
+    TimeEntry,
+)
+from buttress.desk.services import attachments, macros
 from buttress.desk.services.tickets import allowed_transitions
 from buttress.desk.views.common import ticket_for_request
 from buttress.sla import clocks
@@ -75,6 +90,10 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
     replies = {
         r.pk: r for r in replies_for(user, ticket).select_related("author", "author_contact")
     }
+    files_by_reply: defaultdict[int, list[Attachment]] = defaultdict(list)
+    for attachment in attachments_for(user, ticket).filter(reply__isnull=False):
+        assert attachment.reply_id is not None
+        files_by_reply[attachment.reply_id].append(attachment)
     # Field changes store ids; one query per kind of name turns them into names.
     wanted: defaultdict[str, set[int]] = defaultdict(set)
     for event in events:
@@ -97,6 +116,7 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
         reply_id = detail.get("reply")
         if event.kind in (EventKind.REPLIED, EventKind.NOTE_ADDED) and reply_id in replies:
             entry["reply"] = replies[reply_id]
+            entry["files"] = files_by_reply.get(reply_id, [])
         if event.kind.startswith("sla_") and "clock" in detail:
             entry["sla"] = clocks.describe_event(event.kind, detail)
         field = detail.get("field")
@@ -233,7 +253,9 @@ def _act(
 
 def _reply(user: User, ticket: Ticket, form: BaseForm) -> str:
     data = form.cleaned_data
-    services.add_reply(ticket, actor=user, body=data["body"], internal=data["internal"])
+    with transaction.atomic():
+        reply = services.add_reply(ticket, actor=user, body=data["body"], internal=data["internal"])
+        attachments.attach(ticket, data["upload"], actor=user, reply=reply)
     return "Note added." if data["internal"] else "Reply sent."
 
 
@@ -269,7 +291,7 @@ def _macro(user: User, ticket: Ticket, form: BaseForm) -> str:
 
 @login_required
 def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, "reply", lambda u, t: ReplyForm(request.POST), _reply)
+    return _act(request, pk, "reply", lambda u, t: ReplyForm(request.POST, request.FILES), _reply)
 
 
 @login_required

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
 from buttress.desk import services as desk_services
+from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
 from buttress.sla import services as sla_services
@@ -67,6 +69,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     ticket = desk_services.create_ticket(org, actor=None, subject="Printer jammed", assets=[web])
     policy = make_policy(organization=org)
     rule = sla_services.create_rule(actor=None, policy=policy, organization=org)
+    [attachment] = attachment_services.attach(
+        ticket, [SimpleUploadedFile("notes.txt", b"private")], actor=None
+    )
     macro = macro_services.create_macro(
         actor=None, organization=org, name="Thanks", body="Thank you"
     )
@@ -88,6 +93,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         # Someone else's saved view (not shared): nobody else finds it.
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
+        "attachment_id": lambda: attachment.pk,
     }
 
 
