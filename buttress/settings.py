@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "buttress.sla",
     "buttress.portal",
     "buttress.monitoring",
+    "buttress.maintenance",
     "buttress.alerts",
     "buttress.scheduler",
     "buttress.ops",

@@ -14,5 +14,6 @@ urlpatterns: list[object] = [
     path("sla/", include("buttress.sla.urls")),
     path("portal/", include("buttress.portal.urls")),
     path("ping/", include("buttress.monitoring.urls")),
+    path("maintenance/", include("buttress.maintenance.urls")),
     path("", include("buttress.alerts.urls")),
 ]

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from buttress.desk.models import DONE_STATUSES, EventKind, Ticket, TicketEvent
 from buttress.lib.timeutil import now
+from buttress.maintenance import services as maintenance
 from buttress.sla import clockwork
 from buttress.sla.calendar import BusinessCalendar
 from buttress.sla.models import (
@@ -133,8 +134,11 @@ def sync(
         done_statuses=frozenset(DONE_STATUSES),
         clocks=[row.to_clock() for row in rows],
         responded=ticket.first_response_at is not None,
+        # Maintenance matters only where it paused a clock; that is what the rows remember.
+        maintenance=any(clockwork.BY_MAINTENANCE in row.pause_reasons for row in rows),
     )
     machine.set_terms(at, terms_for(select_policy(ticket), ticket.priority))
+    machine.set_maintenance(at, under_maintenance(ticket, at))
     if signal == Signal.STATUS:
         machine.set_status(at, ticket.status)
     elif signal == Signal.AGENT_REPLY:
@@ -145,6 +149,29 @@ def sync(
         machine.advance(at)
     save_machine(ticket, machine, rows, at=at)
     return machine.transitions
+
+
+def under_maintenance(ticket: Ticket, at: datetime) -> bool:
+    """Is a maintenance window that pauses SLA clocks covering one of the ticket's assets?"""
+    asset_ids = list(ticket.assets.values_list("pk", flat=True))
+    return bool(asset_ids) and maintenance.active_for_assets(asset_ids, at)
+
+
+def assets_maintenance_changed(*, asset_ids: Iterable[int], at: datetime) -> int:
+    """A maintenance window began or ended on these assets at ``at``: bring the clocks of the
+    open tickets linked to them up to date (each in its own transaction). Returns how many."""
+    ids = list(
+        Ticket.objects.filter(assets__in=list(asset_ids), merged_into__isnull=True)
+        .exclude(status__in=DONE_STATUSES)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for ticket_id in ids:
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+            if ticket is not None:
+                sync(ticket, at=at, signal=Signal.CHANGED)
+    return len(ids)
 
 
 def save_machine(

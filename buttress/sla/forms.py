@@ -386,6 +386,9 @@ class RuleForm(Form):
         return _no_nul(self.cleaned_data["category"])
 
 
+HISTORY_KINDS = ("status", "priority", "reply", "maintenance")
+
+
 class SimulatorForm(Form):
     """A made-up ticket under one policy: when is each target due, when does each warning fire?"""
 
@@ -400,7 +403,8 @@ class SimulatorForm(Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="One event a line, in time order: '2026-11-27 16:20 reply agent', "
-        "'... reply customer', '... status waiting_on_customer', '... priority P1'.",
+        "'... reply customer', '... status waiting_on_customer', '... priority P1', "
+        "'... maintenance start', '... maintenance end'.",
     )
 
     def __init__(self, *args: Any, policies: Any, **kwargs: Any) -> None:
@@ -429,10 +433,10 @@ class SimulatorForm(Form):
                 continue
             if len(words) >= 2 and len(words[1]) in (5, 8) and words[1][2:3] == ":":
                 words = [f"{words[0]}T{words[1]}", *words[2:]]
-            if len(words) != 3 or words[1] not in ("status", "priority", "reply"):
+            if len(words) != 3 or words[1] not in HISTORY_KINDS:
                 self.add_error(
                     "history",
-                    f"Line {number}: write '<date> <time> status|priority|reply <value>'.",
+                    f"Line {number}: write '<date> <time> {'|'.join(HISTORY_KINDS)} <value>'.",
                 )
                 return cleaned
             try:

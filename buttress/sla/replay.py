@@ -22,6 +22,7 @@ from django.db.models import Q
 
 from buttress.desk.models import DONE_STATUSES, EventKind, Priority, Status, Ticket, TicketEvent
 from buttress.lib.timeutil import now
+from buttress.maintenance import services as maintenance
 from buttress.sla import clockwork
 from buttress.sla.clocks import save_machine, terms_for
 from buttress.sla.models import PolicyRule, SlaClock, SlaPolicy, first_match
@@ -104,6 +105,19 @@ def steps_from_events(events: Iterable[TicketEvent]) -> tuple[Attributes | None,
     return start, status, steps
 
 
+def maintenance_steps(ticket: Ticket, *, until: datetime) -> list[Step]:
+    """When maintenance windows (that pause SLA clocks) covered the ticket's assets."""
+    asset_ids = list(ticket.assets.values_list("pk", flat=True))
+    if not asset_ids or until <= ticket.created_at:
+        return []
+    steps: list[Step] = []
+    for start, end in maintenance.intervals_for_assets(asset_ids, ticket.created_at, until):
+        steps.append(Step(start, "maintenance", "on"))
+        if end < until:
+            steps.append(Step(end, "maintenance", "off"))
+    return steps
+
+
 def run(
     start: Attributes,
     status: str,
@@ -132,6 +146,8 @@ def run(
         elif step.kind in POLICY_FIELDS:
             setattr(attributes, step.kind, step.value)
             machine.set_terms(step.at, terms())
+        elif step.kind == "maintenance":
+            machine.set_maintenance(step.at, step.value == "on")
     if until is not None:
         machine.advance(until)
     return machine
@@ -205,6 +221,7 @@ def replay_ticket(
         report.examined += 1
         if start is None:
             return
+        steps += maintenance_steps(ticket, until=at)
         machine = run(start, status, ticket.created_at, steps, choose=rules.policy, until=at)
         rows = list(SlaClock.objects.select_for_update().filter(ticket=ticket))
         old = {(row.kind, row.cycle): row.to_clock() for row in rows}
@@ -355,9 +372,11 @@ def check_history(
             raise ValidationError({field: f"{where}: 'at' is a date and time with a UTC offset."})
         if at < created_at:
             raise ValidationError({field: f"{where}: happens before the ticket was created."})
-        given = [key for key in ("status", "priority", "reply") if item.get(key)]
+        given = [key for key in ("status", "priority", "reply", "maintenance") if item.get(key)]
         if len(given) != 1:
-            raise ValidationError({field: f"{where}: give one of status, priority or reply."})
+            raise ValidationError(
+                {field: f"{where}: give one of status, priority, reply or maintenance."}
+            )
         value = str(item[given[0]])
         if given[0] == "status":
             if value not in Status.values:
@@ -367,6 +386,10 @@ def check_history(
             if value not in Priority.values:
                 raise ValidationError({field: f"{where}: priority is one of P1, P2, P3, P4."})
             steps.append(Step(at, "priority", value))
+        elif given[0] == "maintenance":
+            if value not in ("start", "end"):
+                raise ValidationError({field: f"{where}: maintenance is start or end."})
+            steps.append(Step(at, "maintenance", "on" if value == "start" else "off"))
         else:
             if value not in REPLY_BY:
                 raise ValidationError({field: f"{where}: reply is by agent or customer."})

@@ -30,6 +30,7 @@ from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
 from buttress.desk.models import Attachment, Macro, SavedView, Ticket
 from buttress.lib.timeutil import now
+from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
@@ -188,6 +189,24 @@ def _view_of(tenant: Tenant) -> int:
     return view.pk
 
 
+def _window_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    window, created = MaintenanceWindow.objects.get_or_create(
+        organization=tenant.org,
+        defaults={
+            "name": f"{tenant.org.name} patch night",
+            "starts_at": now(),
+            "duration": timedelta(hours=2),
+            "rrule": "FREQ=WEEKLY",
+            "edges_done_until": now(),
+        },
+    )
+    if created:
+        # The walk may have deleted the asset (a leaking endpoint in the self-test).
+        window.assets.add(*Asset.objects.filter(pk=tenant.asset.pk))
+    return window.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -209,6 +228,7 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "attachment_id": _attachment_of,
     "integration_id": _integration_of,
     "monitor_id": _monitor_of,
+    "window_id": _window_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

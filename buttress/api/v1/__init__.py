@@ -12,6 +12,7 @@ from buttress.api.v1 import (
     contacts,
     integrations,
     macros,
+    maintenance,
     monitors,
     organizations,
     sites,
@@ -34,5 +35,6 @@ api.add_router("/", macros.router)
 api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
+api.add_router("/", maintenance.router)
 
 __all__ = ["api"]

@@ -396,6 +396,9 @@ class HistoryIn(Schema):
     status: str | None = Field(None, description="The ticket moved to this status.")
     priority: str | None = Field(None, description="The priority changed to P1..P4.")
     reply: str | None = Field(None, description="A public reply: agent or customer.")
+    maintenance: str | None = Field(
+        None, description="A maintenance window on the ticket's assets: start or end."
+    )
 
 
 class SimulateIn(Schema):

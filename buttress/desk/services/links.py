@@ -21,6 +21,7 @@ from buttress.desk.services.timeline import (
     touch,
 )
 from buttress.lib.timeutil import now
+from buttress.sla import clocks
 
 if TYPE_CHECKING:
     from buttress.accounts.models import User
@@ -59,6 +60,8 @@ def link_asset(ticket: Ticket, asset: Asset, *, actor: User | None) -> bool:
     )
     _audit_link(ticket, actor, "assets", None, asset.name)
     touch(ticket, at)
+    # An asset in maintenance may pause the ticket's clocks.
+    clocks.sync(ticket, at=at, signal=clocks.Signal.CHANGED)
     return True
 
 
@@ -78,6 +81,7 @@ def unlink_asset(ticket: Ticket, asset: Asset, *, actor: User | None) -> bool:
     )
     _audit_link(ticket, actor, "assets", asset.name, None)
     touch(ticket, at)
+    clocks.sync(ticket, at=at, signal=clocks.Signal.CHANGED)
     return True
 
 

@@ -82,7 +82,15 @@ def test_viewer_navigation_lists_staff_areas_without_user_management(client: Cli
     response = client.get(reverse("web:home"))
 
     labels = [link.label for link in response.context["nav"].items]
-    assert labels == ["Home", "Organisations", "Tickets", "SLA", "Assets", "Audit log"]
+    assert labels == [
+        "Home",
+        "Organisations",
+        "Tickets",
+        "SLA",
+        "Assets",
+        "Maintenance",
+        "Audit log",
+    ]
 
 
 def test_navigation_marks_the_current_area(client: Client, agent):

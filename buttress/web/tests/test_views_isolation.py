@@ -7,6 +7,7 @@ touching this test; a pattern with a parameter this test cannot fill fails it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from buttress.desk import services as desk_services
 from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
+from buttress.lib.timeutil import now
+from buttress.maintenance import services as maintenance_services
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -27,7 +30,7 @@ from buttress.testing.factories import AssetFactory, ContactFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 
-UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk", "sla", "portal"}
+UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk", "sla", "portal", "maintenance"}
 
 
 def _patterns(
@@ -69,6 +72,14 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     ticket = desk_services.create_ticket(org, actor=None, subject="Printer jammed", assets=[web])
     policy = make_policy(organization=org)
     rule = sla_services.create_rule(actor=None, policy=policy, organization=org)
+    window = maintenance_services.create_window(
+        org,
+        actor=None,
+        name="Patch night",
+        starts_at=now(),
+        duration=timedelta(hours=1),
+        assets=[web],
+    )
     [attachment] = attachment_services.attach(
         ticket, [SimpleUploadedFile("notes.txt", b"private")], actor=None
     )
@@ -90,6 +101,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "calendar_id": lambda: policy.calendar_id,
         "policy_id": lambda: policy.pk,
         "rule_id": lambda: rule.pk,
+        "window_id": lambda: window.pk,
         # Someone else's saved view (not shared): nobody else finds it.
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
@@ -121,6 +133,9 @@ def test_the_walk_covers_the_object_pages():
         "sla:calendar_edit",
         "sla:policy_delete",
         "sla:rule_up",
+        "maintenance:detail",
+        "maintenance:delete",
+        "maintenance:feed",
     } <= names
 
 
