@@ -247,6 +247,13 @@ SCHEDULER_MAX_BATCH = int(env("BUTTRESS_SCHEDULER_MAX_BATCH", "0"))
 # Finished background-task results are kept this long, then pruned by housekeeping.
 TASK_RESULT_RETENTION_DAYS = int(env("BUTTRESS_TASK_RESULT_RETENTION_DAYS", "14"))
 
+# The service desk: mail to requesters (acknowledgements, public replies), where their
+# answers go, attachments, and how long a satisfaction-survey link works.
+DESK_MAIL_REQUESTERS = env_bool("BUTTRESS_DESK_MAIL_REQUESTERS", default=True)
+DESK_REPLY_TO = env("BUTTRESS_DESK_REPLY_TO")
+DESK_ATTACHMENT_MAX_BYTES = int(env("BUTTRESS_ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+SURVEY_VALID_DAYS = int(env("BUTTRESS_SURVEY_VALID_DAYS", "30"))
+
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))
 MONITORING_PINGS_KEPT = int(env("BUTTRESS_PINGS_KEPT", "100"))

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.tasks import task
 
-from buttress.desk import survey
-from buttress.desk.models import Ticket
+from buttress.desk import mail, survey
+from buttress.desk.models import Reply, Ticket
 
 
 @task()
@@ -38,4 +38,34 @@ def send_survey(ticket_id: int, round: int) -> bool:
     EmailMessage(
         f"[{ticket.reference}] How did we do?", body, settings.DEFAULT_FROM_EMAIL, [requester.email]
     ).send()
+    return True
+
+
+def _mail_requesters() -> bool:
+    return bool(getattr(settings, "DESK_MAIL_REQUESTERS", True))
+
+
+@task()
+def send_acknowledgement(ticket_id: int) -> bool:
+    """Tell the requester their request is in; False when there is nobody to tell."""
+    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+    if ticket is None or not _mail_requesters():
+        return False
+    message = mail.acknowledgement(ticket)
+    if message is None:
+        return False
+    message.send()
+    return True
+
+
+@task()
+def send_reply(reply_id: int) -> bool:
+    """Mail a public agent reply to the requester; False for a note or nobody to mail."""
+    reply = Reply.objects.select_related("ticket__requester", "author").filter(pk=reply_id).first()
+    if reply is None or not _mail_requesters():
+        return False
+    message = mail.reply_message(reply)
+    if message is None:
+        return False
+    message.send()
     return True

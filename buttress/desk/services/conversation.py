@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -13,6 +14,7 @@ from buttress.audit import services as audit
 from buttress.desk.models import Activity, EventKind, Reply, Ticket, TimeEntry
 from buttress.desk.search import index_ticket
 from buttress.desk.services.timeline import check_not_merged, record_event, touch
+from buttress.desk.tasks import send_reply
 from buttress.lib.timeutil import now
 from buttress.sla import clocks
 from buttress.tenancy.models import Contact
@@ -87,6 +89,8 @@ def add_reply(
     if not internal:
         signal = clocks.Signal.AGENT_REPLY if by_staff else clocks.Signal.CUSTOMER_REPLY
         clocks.sync(ticket, at=at, signal=signal)
+        if by_staff:
+            transaction.on_commit(partial(send_reply.enqueue, reply.pk))
     return reply
 
 

@@ -31,7 +31,7 @@ from buttress.desk.models import (
 from buttress.desk.search import index_ticket
 from buttress.desk.services.priority import priority_for
 from buttress.desk.services.timeline import check_not_merged, record_event
-from buttress.desk.tasks import send_survey
+from buttress.desk.tasks import send_acknowledgement, send_survey
 from buttress.lib.timeutil import now
 from buttress.sla import clocks
 from buttress.tenancy.models import Contact, Organization
@@ -57,6 +57,8 @@ TICKET_FIELDS = (
 )
 EDITABLE_FIELDS = frozenset(TICKET_FIELDS) - {"priority"}
 ASSIGNMENT_FIELDS = frozenset({"team", "assignee"})
+# Tickets raised by machines: their requester (if any) is not mailed an acknowledgement.
+MACHINE_SOURCES = frozenset({Source.MONITORING, Source.ALERT})
 # Fields that choose the SLA policy or its targets.
 SLA_FIELDS = ("type", "category", "priority")
 WORKER_ROLES = frozenset({Role.ADMIN, Role.AGENT})
@@ -223,6 +225,8 @@ def create_ticket(
         },
     )
     clocks.sync(ticket, at=at, signal=clocks.Signal.OPENED)
+    if requester is not None and source not in MACHINE_SOURCES:
+        transaction.on_commit(partial(send_acknowledgement.enqueue, ticket.pk))
     return ticket
 
 
