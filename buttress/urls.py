@@ -13,7 +13,7 @@ urlpatterns: list[object] = [
     path("tickets/", include("buttress.desk.urls")),
     path("sla/", include("buttress.sla.urls")),
     path("portal/", include("buttress.portal.urls")),
-    path("ping/", include("buttress.monitoring.urls")),
+    path("", include("buttress.monitoring.urls")),
     path("maintenance/", include("buttress.maintenance.urls")),
     path("", include("buttress.alerts.urls")),
 ]

@@ -1,11 +1,14 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
-from buttress.monitoring import views
+from buttress.monitoring import pages, views
 
 app_name = "monitoring"
 
 # One pattern for every form (/<uuid>[/<signal>], /<key>/<slug>[/<signal>], trailing slash or
 # not): the view tells them apart, so that a bad slug or exit status can answer 400, not 404.
 urlpatterns = [
-    re_path(r"^(?P<path>.+)$", views.ping, name="ping"),
+    re_path(r"^ping/(?P<path>.+)$", views.ping, name="ping"),
+    path("monitors/", pages.monitor_list, name="list"),
+    path("monitors/<int:monitor_id>/", pages.monitor_detail, name="detail"),
+    path("monitors/<int:monitor_id>/pause/", pages.monitor_pause, name="pause"),
 ]

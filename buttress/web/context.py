@@ -81,6 +81,7 @@ class Navigation:
                 ("My requests", "portal:list", not is_desk_staff(user)),
                 ("SLA", "sla:index", staff),
                 ("Assets", "assets:list", can(user, Capability.VIEW_CMDB)),
+                ("Monitors", "monitoring:list", can(user, Capability.VIEW_CMDB)),
                 ("Maintenance", "maintenance:list", staff),
                 ("Audit log", "audit:list", can(user, Capability.VIEW_AUDIT)),
                 ("Users", "accounts:users", can(user, Capability.MANAGE_USERS)),

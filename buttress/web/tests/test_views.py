@@ -88,6 +88,7 @@ def test_viewer_navigation_lists_staff_areas_without_user_management(client: Cli
         "Tickets",
         "SLA",
         "Assets",
+        "Monitors",
         "Maintenance",
         "Audit log",
     ]

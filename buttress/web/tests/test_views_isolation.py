@@ -23,6 +23,7 @@ from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
+from buttress.monitoring.models import Monitor
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -30,7 +31,17 @@ from buttress.testing.factories import AssetFactory, ContactFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 
-UI_NAMESPACES = {"web", "tenancy", "assets", "audit", "desk", "sla", "portal", "maintenance"}
+UI_NAMESPACES = {
+    "web",
+    "tenancy",
+    "assets",
+    "audit",
+    "desk",
+    "sla",
+    "portal",
+    "maintenance",
+    "monitoring",
+}
 
 
 def _patterns(
@@ -50,8 +61,9 @@ def _parameters(pattern: URLPattern) -> list[str]:
     return list(pattern.pattern.regex.groupindex)
 
 
-# Pages whose link itself is the permission (signed, expiring): anyone holding it may use it.
-SIGNED_LINK_PAGES = {"desk:survey"}
+# Pages whose link itself is the permission (signed and expiring, or a monitor's secret uuid
+# that cron jobs ping): anyone holding it may use it.
+SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping"}
 
 
 def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
@@ -80,6 +92,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         duration=timedelta(hours=1),
         assets=[web],
     )
+    monitor = Monitor.objects.create(organization=org, name="Backups", kind="heartbeat")
     [attachment] = attachment_services.attach(
         ticket, [SimpleUploadedFile("notes.txt", b"private")], actor=None
     )
@@ -102,6 +115,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "policy_id": lambda: policy.pk,
         "rule_id": lambda: rule.pk,
         "window_id": lambda: window.pk,
+        "monitor_id": lambda: monitor.pk,
         # Someone else's saved view (not shared): nobody else finds it.
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
