@@ -423,6 +423,43 @@ def tickets_reindex() -> None:
     click.echo(f"Indexed {count} ticket{'' if count == 1 else 's'}.")
 
 
+@cli.group()
+def mail() -> None:
+    """Mail into the service desk."""
+
+
+@mail.command("ingest")
+@click.argument("sources", nargs=-1, type=click.Path(dir_okay=True, path_type=Path))
+def mail_ingest(sources: tuple[Path, ...]) -> None:
+    """Take in messages: files, Maildir folders (their new/ is emptied into cur/), or one
+    message on standard input (no argument, or -). A mail server can pipe each message here."""
+    _setup()
+    from buttress.desk.services.inbound import receive
+
+    def take(raw: bytes, label: str) -> None:
+        outcome = receive(raw)
+        where = f" {outcome.ticket.reference}" if outcome.ticket is not None else ""
+        note = f" ({outcome.reason})" if outcome.reason else ""
+        click.echo(f"{label}: {outcome.status}{where}{note}")
+
+    if not sources or sources == (Path("-"),):
+        take(sys.stdin.buffer.read(), "stdin")
+        return
+    for source in sources:
+        if source.is_dir():
+            new, cur = source / "new", source / "cur"
+            if not new.is_dir():
+                _fail(f"{source} is not a Maildir (no new/ folder)")
+            cur.mkdir(exist_ok=True)
+            for item in sorted(new.iterdir()):
+                take(item.read_bytes(), item.name)
+                item.rename(cur / f"{item.name}:2,S")
+        elif source.is_file():
+            take(source.read_bytes(), str(source))
+        else:
+            _fail(f"no such file or folder: {source}")
+
+
 # --- SLA -------------------------------------------------------------------------------------
 
 

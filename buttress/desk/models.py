@@ -509,3 +509,35 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} on ticket #{self.ticket_id}"
+
+
+class InboundStatus(models.TextChoices):
+    NEW_TICKET = "new_ticket", "Opened a ticket"
+    REPLY = "reply", "Added to a ticket"
+    QUARANTINED = "quarantined", "Quarantined"
+
+
+class InboundMail(models.Model):
+    """One message received by the desk: what became of it, kept so a message delivered twice
+    is handled once, and so quarantined mail can be looked at."""
+
+    message_id = models.CharField(max_length=255, unique=True)
+    received_at = models.DateTimeField(default=now)
+    sender = models.CharField(max_length=254)
+    subject = models.CharField(max_length=250, blank=True)
+    status = models.CharField(max_length=12, choices=InboundStatus.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    organization = models.ForeignKey(
+        "tenancy.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_mail"
+    )
+    raw = models.BinaryField(help_text="The message as received (quarantined mail only).")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["status", "-received_at"], name="inbound_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} from {self.sender}: {self.status}"
