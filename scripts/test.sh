@@ -39,8 +39,12 @@ if pg_up; then
         BUTTRESS_TASK_BACKEND=db $BIN/pytest
     if redis_up; then
         step "pytest on PostgreSQL with the Redis (RQ) task backend"
+        # A Redis database of the test run's own, emptied first: jobs left by an earlier run
+        # (or by a local `buttress run` on the default database) must not count here.
+        RQ_TEST_URL="${BUTTRESS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+        $BIN/python -c "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()" "$RQ_TEST_URL"
         DATABASE_URL="${BUTTRESS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}" \
-            BUTTRESS_TASK_BACKEND=rq $BIN/pytest
+            BUTTRESS_REDIS_URL="$RQ_TEST_URL" BUTTRESS_TASK_BACKEND=rq $BIN/pytest
     elif [ "$CI" = "true" ]; then
         echo "Redis is not reachable on 127.0.0.1:6379 and CI=true requires it" >&2; exit 1
     else

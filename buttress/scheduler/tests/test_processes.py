@@ -104,7 +104,7 @@ def test_with_rq_the_scheduler_enqueues_after_commit_and_the_worker_runs_the_tas
     tmp_path, processes
 ):
     # a Redis database of its own, so a concurrent run's queue is not shared
-    redis_db = random.randint(1, 15)
+    redis_db = random.randint(1, 14)  # 15 is the RQ test pass's
     group = processes(
         {
             "DATABASE_URL": "",
