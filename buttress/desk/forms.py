@@ -13,7 +13,13 @@ from buttress.accounts.models import Role, Team, User
 from buttress.assets.models import Asset
 from buttress.desk.models import Activity, Level, Macro, Source, Status, TicketType
 from buttress.tenancy.models import Contact, Organization
-from buttress.web.forms import MAX_ID, Form, ModelMultipleChoiceField, MultipleFileField
+from buttress.web.forms import (
+    MAX_ID,
+    Form,
+    ModelMultipleChoiceField,
+    MultipleFileField,
+    strip_nul,
+)
 
 OPEN = "open_any"  # the status meta-filter: anything not resolved or closed
 ME = "me"
@@ -47,10 +53,6 @@ NUMBER_RE = re.compile(r"^\s*(?:t-?)?(\d{1,18})\s*$", re.IGNORECASE)
 
 def _any(label: str, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [("", label), *choices]
-
-
-def _no_nul(value: str) -> str:
-    return value.replace("\x00", "")
 
 
 def workers() -> QuerySet[User]:
@@ -140,10 +142,10 @@ class QueueFilterForm(Form):
         field.choices = choices
 
     def clean_q(self) -> str:
-        return _no_nul(self.cleaned_data["q"]).strip()
+        return strip_nul(self.cleaned_data["q"]).strip()
 
     def clean_tag(self) -> str:
-        return _no_nul(self.cleaned_data["tag"]).strip().lower()
+        return strip_nul(self.cleaned_data["tag"]).strip().lower()
 
 
 class BulkForm(Form):
@@ -202,7 +204,7 @@ class ReplyForm(Form):
     upload = MultipleFileField(label="Attach files", required=False)
 
     def clean_body(self) -> str:
-        return _no_nul(self.cleaned_data["body"])
+        return strip_nul(self.cleaned_data["body"])
 
 
 class TransitionForm(Form):
@@ -230,10 +232,10 @@ class TicketFieldsForm(Form):
         assignee.queryset = workers_for(organization)
 
     def clean_category(self) -> str:
-        return _no_nul(self.cleaned_data["category"])
+        return strip_nul(self.cleaned_data["category"])
 
     def clean_tags(self) -> list[str]:
-        return [t for t in _no_nul(self.cleaned_data["tags"]).split(",") if t.strip()]
+        return [t for t in strip_nul(self.cleaned_data["tags"]).split(",") if t.strip()]
 
 
 class AssetLinkForm(Form):
@@ -255,7 +257,7 @@ class TimeEntryForm(Form):
     note = forms.CharField(label="Note", max_length=500, required=False)
 
     def clean_note(self) -> str:
-        return _no_nul(self.cleaned_data["note"])
+        return strip_nul(self.cleaned_data["note"])
 
 
 class TicketCreateForm(Form):
@@ -301,10 +303,10 @@ class TicketCreateForm(Form):
         field.queryset = queryset
 
     def clean_subject(self) -> str:
-        return _no_nul(self.cleaned_data["subject"]).strip()
+        return strip_nul(self.cleaned_data["subject"]).strip()
 
     def clean_description(self) -> str:
-        return _no_nul(self.cleaned_data["description"])
+        return strip_nul(self.cleaned_data["description"])
 
 
 class MacroApplyForm(Form):

@@ -17,7 +17,7 @@ from buttress.assets.models import Asset
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
 from buttress.tenancy.forms import timezone_choices
-from buttress.web.forms import Form, ModelMultipleChoiceField, add_service_errors
+from buttress.web.forms import Form, ModelMultipleChoiceField, add_service_errors, refuse_nul
 
 FIELD_OF = {"duration": "duration_minutes"}
 MAX_MINUTES = 31 * 24 * 60
@@ -120,13 +120,13 @@ class WindowForm(Form):
         return cleaned
 
     def clean_name(self) -> str:
-        return _no_nul(self.cleaned_data["name"])
+        return refuse_nul(self.cleaned_data["name"])
 
     def clean_reason(self) -> str:
-        return _no_nul(self.cleaned_data["reason"])
+        return refuse_nul(self.cleaned_data["reason"])
 
     def clean_rrule(self) -> str:
-        return _no_nul(self.cleaned_data["rrule"])
+        return refuse_nul(self.cleaned_data["rrule"])
 
     def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -142,9 +142,3 @@ class WindowForm(Form):
             "suppress_alerts": data["suppress_alerts"],
             "pause_sla": data["pause_sla"],
         }
-
-
-def _no_nul(text: str) -> str:
-    if "\x00" in text:
-        raise ValidationError("The text holds a NUL character.")
-    return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from buttress.desk.models import Level, TicketType
-from buttress.web.forms import Form, MultipleFileField
+from buttress.web.forms import Form, MultipleFileField, strip_nul
 
 URGENCY_CHOICES = [
     (Level.LOW, "Low: it can wait"),
@@ -13,10 +13,6 @@ URGENCY_CHOICES = [
     (Level.HIGH, "High: I cannot work"),
 ]
 STATUS_FILTERS = [("open", "Open"), ("done", "Resolved or closed"), ("", "All")]
-
-
-def _no_nul(value: str) -> str:
-    return value.replace("\x00", "")
 
 
 class NewRequestForm(Form):
@@ -41,10 +37,10 @@ class NewRequestForm(Form):
     upload = MultipleFileField(label="Attach files (screenshots, logs)", required=False)
 
     def clean_subject(self) -> str:
-        return _no_nul(self.cleaned_data["subject"])
+        return strip_nul(self.cleaned_data["subject"])
 
     def clean_description(self) -> str:
-        return _no_nul(self.cleaned_data["description"])
+        return strip_nul(self.cleaned_data["description"])
 
 
 class PortalReplyForm(Form):
@@ -54,7 +50,7 @@ class PortalReplyForm(Form):
     upload = MultipleFileField(label="Attach files", required=False)
 
     def clean_body(self) -> str:
-        return _no_nul(self.cleaned_data["body"])
+        return strip_nul(self.cleaned_data["body"])
 
 
 class PortalFilterForm(Form):

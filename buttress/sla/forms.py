@@ -18,7 +18,7 @@ from buttress.desk.models import Priority, Status, TicketType
 from buttress.sla.models import CLOCKS, PRIORITIES, WarningAction, parse_instant, parse_weekly
 from buttress.sla.services import MAX_TARGET_MINUTES
 from buttress.tenancy.forms import timezone_choices
-from buttress.web.forms import Form, add_service_errors
+from buttress.web.forms import Form, add_service_errors, refuse_nul
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CLOCK_LABELS = {
@@ -39,12 +39,6 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _no_nul(text: str) -> str:
-    if "\x00" in text:
-        raise ValidationError("The text holds a NUL character.")
-    return text
-
-
 def add_sla_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         exc = ValidationError(
@@ -61,7 +55,7 @@ def organization_choices(organizations: Any, *, shared: bool) -> list[tuple[str,
 def parse_windows(text: str) -> list[list[str]]:
     """``"09:00-12:30, 13:30-17:00"`` as ``[["09:00", "12:30"], ["13:30", "17:00"]]``."""
     windows = []
-    for part in _no_nul(text).replace(";", ",").split(","):
+    for part in refuse_nul(text).replace(";", ",").split(","):
         part = part.strip()
         if not part:
             continue
@@ -156,11 +150,11 @@ class CalendarForm(Form):
         return cleaned
 
     def clean_holidays(self) -> list[str]:
-        return _lines(_no_nul(self.cleaned_data["holidays"]))
+        return _lines(refuse_nul(self.cleaned_data["holidays"]))
 
     def clean_closures(self) -> list[list[str]]:
         pairs = []
-        for line in _lines(_no_nul(self.cleaned_data["closures"])):
+        for line in _lines(refuse_nul(self.cleaned_data["closures"])):
             parts = line.split()
             if len(parts) != 2:
                 raise ValidationError(f"{line!r}: give a start and an end separated by a space.")
@@ -174,8 +168,8 @@ class CalendarForm(Form):
             "timezone": data["timezone"],
             "weekly": data["weekly"],
             "holidays": data["holidays"],
-            "holiday_country": _no_nul(data["holiday_country"]),
-            "holiday_subdivision": _no_nul(data["holiday_subdivision"]),
+            "holiday_country": refuse_nul(data["holiday_country"]),
+            "holiday_subdivision": refuse_nul(data["holiday_subdivision"]),
             "closures": data["closures"],
         }
 
@@ -197,7 +191,7 @@ class TryForm(Form):
 
 def local_instant(text: str, timezone: str) -> datetime:
     """An ISO date and time; without an offset it is read in ``timezone``."""
-    text = _no_nul(text.strip())
+    text = refuse_nul(text.strip())
     try:
         return parse_instant(text)
     except ValueError:
@@ -350,7 +344,7 @@ class PolicyForm(Form):
         return [CLOCK_LABELS[clock] for clock in CLOCKS]
 
     def clean_warnings(self) -> list[dict[str, Any]]:
-        return [parse_warning(line) for line in _lines(_no_nul(self.cleaned_data["warnings"]))]
+        return [parse_warning(line) for line in _lines(refuse_nul(self.cleaned_data["warnings"]))]
 
     def targets(self) -> dict[str, dict[str, int]]:
         return {
@@ -383,7 +377,7 @@ class RuleForm(Form):
         ]
 
     def clean_category(self) -> str:
-        return _no_nul(self.cleaned_data["category"])
+        return refuse_nul(self.cleaned_data["category"])
 
 
 HISTORY_KINDS = ("status", "priority", "reply", "maintenance")
@@ -427,7 +421,7 @@ class SimulatorForm(Form):
             self.add_error("created_at", exc)
             return cleaned
         items: list[dict[str, Any]] = []
-        for number, line in enumerate(_no_nul(cleaned.get("history", "")).splitlines(), 1):
+        for number, line in enumerate(refuse_nul(cleaned.get("history", "")).splitlines(), 1):
             words = line.split()
             if not words:
                 continue

@@ -65,6 +65,18 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+def strip_nul(value: str) -> str:
+    """Free text with NUL characters dropped (they cannot be stored, and mean nothing)."""
+    return value.replace("\x00", "")
+
+
+def refuse_nul(text: str) -> str:
+    """Structured text (times, names that must round-trip) refused if it holds a NUL."""
+    if "\x00" in text:
+        raise ValidationError("The text holds a NUL character.")
+    return text
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
