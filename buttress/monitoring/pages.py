@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
 from buttress.lib.pagination import InvalidCursor, paginate
 from buttress.monitoring import services
@@ -25,10 +23,6 @@ from buttress.web.users import current_user
 
 PAGE_SIZE = 50
 RECENT = 50
-
-
-def ping_url(uuid: object) -> str:
-    return settings.BASE_URL + reverse("monitoring:ping", kwargs={"path": str(uuid)})
 
 
 @login_required
@@ -75,7 +69,7 @@ def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
     monitor = get_monitor_for(user, monitor_id)
     context = {
         "monitor": monitor,
-        "ping_url": ping_url(monitor.uuid) if monitor.is_heartbeat else "",
+        "ping_url": services.ping_url(monitor) if monitor.is_heartbeat else "",
         "pings": list(monitor.pings.order_by("-n")[:RECENT]),
         "changes": list(monitor.state_changes.order_by("-at", "-id")[:RECENT]),
         "can_change": can_change(user),

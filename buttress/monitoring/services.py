@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 
 from buttress.audit import services as audit
 from buttress.lib.timeutil import now
@@ -199,6 +200,12 @@ def _record_state(monitor: Monitor, new: str, *, at: datetime, reason: str) -> N
         reason=reason[:200],
     )
     monitor.status = new
+
+
+def ping_url(monitor: Monitor) -> str:
+    """The absolute URL a heartbeat monitor's job pings (by its uuid)."""
+    path = reverse("monitoring:ping", kwargs={"path": str(monitor.uuid)})
+    return f"{settings.BASE_URL}{path}"
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from buttress.desk import survey as survey_links
 from buttress.desk.access import (
     DeskCapability,
     attachments_for,
+    can,
     events_for,
     get_ticket_for,
     is_staff,
@@ -81,15 +82,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 
 def _may_open(user: User) -> bool:
-    return user.organization_id is not None and _can_open(user)
-
-
-def _can_open(user: User) -> bool:
-    try:
-        require(user, DeskCapability.OPEN)
-    except PermissionDenied:
-        return False
-    return True
+    return user.organization_id is not None and can(user, DeskCapability.OPEN)
 
 
 @login_required
@@ -192,6 +185,6 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "conversation": _conversation(user, ticket),
         "targets": _targets(ticket),
         "form": form,
-        "can_reply": _can_open(user) and ticket.merged_into_id is None,
+        "can_reply": can(user, DeskCapability.OPEN) and ticket.merged_into_id is None,
     }
     return render(request, "portal/detail.html", context)

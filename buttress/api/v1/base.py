@@ -122,6 +122,15 @@ def current_user(request: HttpRequest) -> User:
     return user
 
 
+def staff_user(request: HttpRequest, *, refusal: str) -> User:
+    """The caller, who must be provider staff (else 403 with ``refusal``): for the routes of
+    the agent workspace, such as saved views and macros."""
+    user = current_user(request)
+    if not user.is_provider_staff:
+        raise PermissionDenied(refusal)
+    return user
+
+
 def api_token(request: HttpRequest) -> ApiToken | None:
     """The bearer token the request came with; None for a browser session."""
     token = getattr(request, _TOKEN_ATTR, None)

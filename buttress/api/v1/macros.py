@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.responses import Status
@@ -19,12 +19,12 @@ from buttress.api.v1.base import (
     paginated,
     require_write,
     responses,
+    staff_user,
 )
 from buttress.desk.access import (
     DeskCapability,
     get_macro_for,
     get_ticket_for,
-    is_staff,
     macros_for,
     manageable_macros,
     require_macro_admin,
@@ -33,6 +33,8 @@ from buttress.desk.models import Macro, Ticket
 from buttress.desk.services import macros
 
 router = Router(tags=["macros"])
+
+REFUSAL = "Macros belong to the agent workspace (provider staff)."
 
 
 class MacroOut(Schema):
@@ -81,19 +83,12 @@ class ApplyOut(Schema):
     done: list[str] = Field(description="What the macro did, in order.")
 
 
-def _staff(request: HttpRequest) -> Any:
-    user = current_user(request)
-    if not is_staff(user):
-        raise PermissionDenied("Macros belong to the agent workspace (provider staff).")
-    return user
-
-
 @router.get("/macros", response=responses(CursorPage[MacroOut]))
 def list_macros(
     request: HttpRequest, filters: Query[MacroFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
     org = optional_organization(request, filters.organization)
-    queryset = manageable_macros(_staff(request))
+    queryset = manageable_macros(staff_user(request, refusal=REFUSAL))
     if org is not None:
         queryset = queryset.filter(organization=org)
     return paginated(queryset, page, order=("name", "id"))
@@ -102,7 +97,7 @@ def list_macros(
 @router.post("/macros", response=responses(MacroOut, 201))
 def create_macro(request: HttpRequest, body: MacroIn) -> Status[Macro]:
     org = optional_organization(request, body.organization)
-    user = _staff(request)
+    user = staff_user(request, refusal=REFUSAL)
     require_write(request)
     require_macro_admin(user, org.pk if org is not None else None)
     fields = body.dict(exclude={"organization"})

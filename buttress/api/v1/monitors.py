@@ -6,10 +6,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.urls import reverse
 from ninja import Query, Router, Schema
 from ninja.responses import Status as HttpStatus
 from pydantic import Field
@@ -40,11 +38,6 @@ from buttress.monitoring.models import (
 from buttress.tenancy.models import Organization
 
 router = Router(tags=["monitors"])
-
-
-def ping_url(monitor: Monitor) -> str:
-    path = reverse("monitoring:ping", kwargs={"path": str(monitor.uuid)})
-    return f"{settings.BASE_URL}{path}"
 
 
 class MonitorOut(Schema):
@@ -80,7 +73,7 @@ class MonitorOut(Schema):
 
     @staticmethod
     def resolve_ping_url(obj: Monitor) -> str | None:
-        return ping_url(obj) if obj.is_heartbeat else None
+        return services.ping_url(obj) if obj.is_heartbeat else None
 
     @staticmethod
     def resolve_slug(obj: Monitor) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
@@ -25,6 +25,7 @@ from buttress.api.v1.base import (
     paginated,
     require_write,
     responses,
+    staff_user,
     team_param,
 )
 from buttress.assets.models import Asset
@@ -60,6 +61,7 @@ from buttress.desk.models import (
 from buttress.desk.services import attachments as desk_attachments
 from buttress.desk.services import saved_views
 from buttress.desk.services.tickets import allowed_transitions
+from buttress.desk.views.files import attachment_response
 from buttress.sla import clocks
 from buttress.tenancy import access as tenancy_access
 from buttress.tenancy.access import Capability
@@ -675,6 +677,8 @@ def unlink_ticket_asset(request: HttpRequest, ticket_id: int, asset_id: int) -> 
 
 # --- saved views -----------------------------------------------------------------------------
 
+VIEWS_REFUSAL = "Saved views belong to the agent workspace (provider staff)."
+
 
 class SavedViewOut(Schema):
     id: int
@@ -695,23 +699,16 @@ class SavedViewIn(Schema):
     is_shared: bool = Field(False, description="Offered to all staff; admins only.")
 
 
-def _staff(request: HttpRequest) -> User:
-    user = current_user(request)
-    if not is_staff(user):
-        raise PermissionDenied("Saved views belong to the agent workspace (provider staff).")
-    return user
-
-
 @router.get("/ticket-views", response=responses(list[SavedViewOut]))
 def list_views(request: HttpRequest) -> list[Any]:
     """Your saved queue views and the shared ones."""
-    return list(views_for(_staff(request)))
+    return list(views_for(staff_user(request, refusal=VIEWS_REFUSAL)))
 
 
 @router.post("/ticket-views", response=responses(SavedViewOut, 201))
 def save_view(request: HttpRequest, body: SavedViewIn) -> HttpStatus[Any]:
     require_write(request)
-    user = _staff(request)
+    user = staff_user(request, refusal=VIEWS_REFUSAL)
     view = saved_views.save_view(user, name=body.name, query=body.query, shared=body.is_shared)
     return HttpStatus(201, view)
 
@@ -813,16 +810,4 @@ def add_attachments(
 @router.get("/attachments/{attachment_id}/content", response=responses(None))
 def download_attachment(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     """The file itself, always as a download."""
-    attachment = get_attachment_for(current_user(request), attachment_id)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type=attachment.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment_response(get_attachment_for(current_user(request), attachment_id))

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponseNotAllow
 from django.http.response import HttpResponseBase
 
 from buttress.desk.access import get_attachment_for
+from buttress.desk.models import Attachment
 from buttress.web.users import current_user
 
 
@@ -15,6 +16,11 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> HttpRespons
     attachment = get_attachment_for(current_user(request), attachment_id)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: Attachment) -> HttpResponseBase:
+    """The file as a download (the page and the API both serve files through this)."""
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:
