@@ -14,7 +14,7 @@ Lock order, the same everywhere: the ticket row, then its clock rows.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -160,18 +160,36 @@ def under_maintenance(ticket: Ticket, at: datetime) -> bool:
 def assets_maintenance_changed(*, asset_ids: Iterable[int], at: datetime) -> int:
     """A maintenance window began or ended on these assets at ``at``: bring the clocks of the
     open tickets linked to them up to date (each in its own transaction). Returns how many."""
-    ids = list(
+    ids = (
         Ticket.objects.filter(assets__in=list(asset_ids), merged_into__isnull=True)
         .exclude(status__in=DONE_STATUSES)
         .values_list("pk", flat=True)
         .distinct()
     )
-    for ticket_id in ids:
+    return resync(list(ids), at=at)
+
+
+def resync(
+    ticket_ids: Iterable[int],
+    *,
+    at: datetime | None = None,
+    before: tuple[clockwork.CalendarLike, datetime] | None = None,
+) -> int:
+    """Bring these tickets' clocks up to date (after a maintenance edge or a configuration
+    edit), each in its own transaction under the ticket's lock. ``before`` (hours as they were
+    and the instant of the edit) banks running time up to that instant on those hours first.
+    Returns how many tickets were brought up to date."""
+    done = 0
+    for ticket_id in ticket_ids:
         with transaction.atomic():
             ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
-            if ticket is not None:
-                sync(ticket, at=at, signal=Signal.CHANGED)
-    return len(ids)
+            if ticket is None:
+                continue
+            if before is not None:
+                bank_until(ticket, calendar=before[0], at=before[1])
+            sync(ticket, at=at, signal=Signal.CHANGED)
+            done += 1
+    return done
 
 
 def save_machine(
@@ -232,16 +250,23 @@ def save_machine(
             for t in machine.transitions
             if t.kind == clockwork.WARNING
         )
-    write_summary(ticket, machine)
+    # The summary sorts by the breach instants just written, not computed a second time.
+    dues = {(row.kind, row.cycle): row.breach_at for row in saved.values() if row.is_current}
+    write_summary(ticket, machine, due=lambda clock: dues.get((clock.kind, clock.cycle)))
     return list(saved.values())
 
 
-def write_summary(ticket: Ticket, machine: clockwork.Machine) -> None:
-    state, due = clockwork.summary(machine.clocks.values(), machine.breach_due)
-    if (ticket.sla_state, ticket.sla_due_at) != (state, due):
+def write_summary(
+    ticket: Ticket,
+    machine: clockwork.Machine,
+    *,
+    due: Callable[[clockwork.Clock], datetime | None],
+) -> None:
+    state, soonest = clockwork.summary(machine.clocks.values(), due)
+    if (ticket.sla_state, ticket.sla_due_at) != (state, soonest):
         ticket.sla_state = state
-        ticket.sla_due_at = due
-        Ticket.objects.filter(pk=ticket.pk).update(sla_state=state, sla_due_at=due)
+        ticket.sla_due_at = soonest
+        Ticket.objects.filter(pk=ticket.pk).update(sla_state=state, sla_due_at=soonest)
 
 
 def bank_until(ticket: Ticket, *, calendar: clockwork.CalendarLike, at: datetime) -> None:
@@ -254,11 +279,6 @@ def bank_until(ticket: Ticket, *, calendar: clockwork.CalendarLike, at: datetime
             row.elapsed += calendar.between(row.running_since, at)
             row.running_since = at
             row.save(update_fields=["elapsed", "running_since"])
-
-
-def open_clocks_of(policy: SlaPolicy) -> int:
-    """How many unmet clocks ``policy`` runs."""
-    return SlaClock.objects.filter(policy=policy, is_current=True).unmet().count()
 
 
 def human_duration(seconds: int) -> str:

@@ -89,14 +89,4 @@ def apply_configuration(
         .values_list("ticket_id", flat=True)
         .distinct()
     )
-    done = 0
-    for ticket_id in list(ticket_ids):
-        with transaction.atomic():
-            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
-            if ticket is None:
-                continue
-            if before is not None:
-                clocks.bank_until(ticket, calendar=before, at=edited)
-            clocks.sync(ticket, signal=clocks.Signal.CHANGED)
-            done += 1
-    return done
+    return clocks.resync(list(ticket_ids), before=(before, edited) if before is not None else None)
