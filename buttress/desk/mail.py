@@ -1,8 +1,9 @@
-"""Mail to requesters: the acknowledgement of a new request and each public agent reply.
+"""Mail to requesters: the acknowledgement of a new request, each public agent reply, and
+the satisfaction survey.
 
-Every message of a ticket carries the same thread root in ``References`` (and answers the
-previous one in ``In-Reply-To``), so mail clients show one conversation per ticket, and the
-subject starts with the ticket's reference (``[T-10423]``) for mail coming back in.
+The acknowledgement is the thread root (``Message-ID: <ticket-N@host>``) and every reply names
+it in ``References`` and ``In-Reply-To``, so mail clients show one conversation per ticket;
+every subject starts with the ticket's reference (``[T-10423]``) for mail coming back in.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.urls import reverse
 
+from buttress.desk import survey
 from buttress.desk.models import Reply, Ticket
 from buttress.sla import clocks
+from buttress.tenancy.models import Contact
 
 
 def _domain() -> str:
@@ -70,6 +73,25 @@ def acknowledgement(ticket: Ticket) -> EmailMessage | None:
     message.extra_headers.pop("In-Reply-To", None)
     message.extra_headers.pop("References", None)
     return message
+
+
+def survey_message(ticket: Ticket, requester: Contact) -> EmailMessage:
+    """The satisfaction survey of the ticket's latest resolution, to its requester."""
+    body = "\n".join(
+        [
+            f"Hello {requester.name},",
+            "",
+            f'Your request {ticket.reference} "{ticket.subject}" was resolved.',
+            "How did we do? Rate it from 1 to 5, with a comment if you like:",
+            "",
+            survey.survey_url(ticket),
+            "",
+            f"The link works for {survey.valid_days()} days.",
+        ]
+    )
+    return EmailMessage(
+        f"[{ticket.reference}] How did we do?", body, settings.DEFAULT_FROM_EMAIL, [requester.email]
+    )
 
 
 def reply_message(reply: Reply) -> EmailMessage | None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.tasks import task
 
-from buttress.desk import mail, survey
+from buttress.desk import mail
 from buttress.desk.models import Reply, Ticket
 
 
@@ -22,22 +21,7 @@ def send_survey(ticket_id: int, round: int) -> bool:
         return False
     if ticket.survey_responses.filter(round=round).exists():
         return False
-    link = survey.survey_url(ticket)
-    body = "\n".join(
-        [
-            f"Hello {requester.name},",
-            "",
-            f'Your request {ticket.reference} "{ticket.subject}" was resolved.',
-            "How did we do? Rate it from 1 to 5, with a comment if you like:",
-            "",
-            link,
-            "",
-            f"The link works for {survey.valid_days()} days.",
-        ]
-    )
-    EmailMessage(
-        f"[{ticket.reference}] How did we do?", body, settings.DEFAULT_FROM_EMAIL, [requester.email]
-    ).send()
+    mail.survey_message(ticket, requester).send()
     return True
 
 
