@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "buttress.monitoring",
     "buttress.maintenance",
     "buttress.alerts",
+    "buttress.escalation",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",
@@ -241,6 +242,8 @@ else:
 
 # How often the scheduler loop wakes, and how stale its heartbeat may be before /readyz fails.
 SCHEDULER_INTERVAL = float(env("BUTTRESS_SCHEDULER_INTERVAL", "1.0"))
+# How long a claimed escalation step may take before another worker runs it (seconds).
+ESCALATION_LEASE_SECONDS = float(env("BUTTRESS_ESCALATION_LEASE_SECONDS", "30"))
 SCHEDULER_STALE_AFTER = int(env("BUTTRESS_SCHEDULER_STALE_AFTER", "60"))
 # At most this many rows per timer per loop (0: each timer's own batch size).
 SCHEDULER_MAX_BATCH = int(env("BUTTRESS_SCHEDULER_MAX_BATCH", "0"))

@@ -29,6 +29,7 @@ from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
 from buttress.desk.models import Attachment, Macro, SavedView, Ticket
+from buttress.escalation.models import EscalationPolicy, EscalationStep
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
@@ -207,6 +208,17 @@ def _window_of(tenant: Tenant) -> int:
     return window.pk
 
 
+def _escalation_policy_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    policy, created = EscalationPolicy.objects.get_or_create(
+        organization=tenant.org, defaults={"name": f"{tenant.org.name} paging"}
+    )
+    if created:
+        step = EscalationStep.objects.create(policy=policy, position=0, wait_minutes=5)
+        step.users.add(tenant.user)
+    return policy.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -229,6 +241,7 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "integration_id": _integration_of,
     "monitor_id": _monitor_of,
     "window_id": _window_of,
+    "escalation_policy_id": _escalation_policy_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -10,6 +10,7 @@ from buttress.api.v1 import (
     audit,
     base,
     contacts,
+    escalation,
     integrations,
     macros,
     maintenance,
@@ -36,5 +37,6 @@ api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
 api.add_router("/", maintenance.router)
+api.add_router("/", escalation.router)
 
 __all__ = ["api"]

@@ -370,6 +370,10 @@ def transition(
         detail=detail,
     )
     clocks.sync(ticket, at=at, signal=clocks.Signal.STATUS, previous_status=current)
+    if to_status in DONE_STATUSES:
+        from buttress.escalation import services as escalation
+
+        escalation.ticket_status_changed(ticket, at=at)
     if to_status == Status.RESOLVED and not merged:
         # The requester is asked to rate the work once the resolution is committed.
         transaction.on_commit(partial(send_survey.enqueue, ticket.pk, ticket.reopened_count))
