@@ -21,6 +21,8 @@ from buttress.desk import services as desk_services
 from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
+from buttress.escalation import services as escalation_services
+from buttress.escalation.services import StepSpec
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
@@ -41,6 +43,7 @@ UI_NAMESPACES = {
     "portal",
     "maintenance",
     "monitoring",
+    "escalation",
 }
 
 
@@ -102,7 +105,15 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
+    paging = escalation_services.create_policy(
+        org,
+        actor=None,
+        name="Paging",
+        steps=[StepSpec(wait_minutes=5, users=[UserFactory.create(role=Role.AGENT)], teams=[])],
+    )
     return {
+        "escalation:policy_id": lambda: paging.pk,
+        "escalation:ticket_id": lambda: ticket.pk,
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
         "portal:pk": lambda: ticket.pk,
@@ -150,6 +161,8 @@ def test_the_walk_covers_the_object_pages():
         "maintenance:detail",
         "maintenance:delete",
         "maintenance:feed",
+        "escalation:policy_edit",
+        "escalation:acknowledge",
     } <= names
 
 
