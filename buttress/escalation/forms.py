@@ -49,7 +49,9 @@ class PolicyForm(Form):
         if editing:
             del self.fields["organization"]
         else:
-            self.fields["organization"].choices = organization_choices(organizations, shared=True)
+            org_field = self.fields["organization"]
+            assert isinstance(org_field, forms.ChoiceField)
+            org_field.choices = organization_choices(organizations, shared=True)
         people = [
             (str(u.pk), u.display_name)
             for u in User.objects.filter(role__in=STAFF_ROLES, is_active=True).order_by("email")
@@ -129,4 +131,6 @@ class StartForm(Form):
 
     def __init__(self, *args: Any, policies: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["policy"].choices = [(str(p.pk), p.name) for p in policies]
+        field = self.fields["policy"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(str(p.pk), p.name) for p in policies]
