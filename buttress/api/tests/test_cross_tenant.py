@@ -28,6 +28,7 @@ from buttress.api.v1 import api
 from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
+from buttress.catalogue.models import CatalogueField, CatalogueItem
 from buttress.desk.models import Attachment, Macro, SavedView, Ticket
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
@@ -207,6 +208,21 @@ def _window_of(tenant: Tenant) -> int:
     return window.pk
 
 
+def _item_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    item, _ = CatalogueItem.objects.get_or_create(
+        organization=tenant.org, defaults={"name": f"{tenant.org.name} laptop"}
+    )
+    return item.pk
+
+
+def _field_of(tenant: Tenant) -> int:
+    field, _ = CatalogueField.objects.get_or_create(
+        item_id=_item_of(tenant), key="model", defaults={"label": f"{tenant.org.name} model"}
+    )
+    return field.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -229,6 +245,8 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "integration_id": _integration_of,
     "monitor_id": _monitor_of,
     "window_id": _window_of,
+    "item_id": _item_of,
+    "field_id": _field_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -9,6 +9,7 @@ from buttress.api.v1 import (
     assets,
     audit,
     base,
+    catalogue,
     contacts,
     integrations,
     macros,
@@ -36,5 +37,6 @@ api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
 api.add_router("/", maintenance.router)
+api.add_router("/", catalogue.router)
 
 __all__ = ["api"]

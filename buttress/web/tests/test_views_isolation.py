@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
+from buttress.catalogue import services as catalogue_services
 from buttress.desk import services as desk_services
 from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
@@ -41,6 +42,8 @@ UI_NAMESPACES = {
     "portal",
     "maintenance",
     "monitoring",
+    "catalogue",
+    "catalogue_portal",
 }
 
 
@@ -102,6 +105,8 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
+    item = catalogue_services.create_item(actor=None, organization=org, name="New laptop")
+    field = catalogue_services.add_field(item, actor=None, key="model", label="Model")
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
@@ -120,6 +125,8 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
         "attachment_id": lambda: attachment.pk,
+        "item_id": lambda: item.pk,
+        "field_id": lambda: field.pk,
     }
 
 
@@ -150,6 +157,9 @@ def test_the_walk_covers_the_object_pages():
         "maintenance:detail",
         "maintenance:delete",
         "maintenance:feed",
+        "catalogue:detail",
+        "catalogue:field_edit",
+        "catalogue_portal:request",
     } <= names
 
 
