@@ -173,7 +173,8 @@ class RequestForm(Form):
                 continue
             key = name.removeprefix(PREFIX)
             if isinstance(field, forms.MultipleChoiceField):
-                raw[key] = self.data.getlist(name)
+                getlist = getattr(self.data, "getlist", None)
+                raw[key] = getlist(name) if getlist is not None else self.data.get(name, [])
             elif isinstance(field, forms.BooleanField):
                 raw[key] = name in self.data and self.data.get(name) not in ("", "off", "false")
             else:

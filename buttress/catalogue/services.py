@@ -191,7 +191,10 @@ def _clean_field(item: CatalogueItem, fields: dict[str, Any], *, pk: int | None)
         raise ValidationError(
             {"key": "Lower-case letters, digits and _, starting with a letter (at most 50)."}
         )
-    if CatalogueField.objects.filter(item=item, key=key).exclude(pk=pk).exists():
+    taken = CatalogueField.objects.filter(item=item, key=key)
+    if pk is not None:
+        taken = taken.exclude(pk=pk)
+    if taken.exists():
         raise ValidationError({"key": f"This form already has a field with the key {key!r}."})
     kind = _choice("kind", fields["kind"], FieldKind.values)
     return {

@@ -110,7 +110,9 @@ def _detail_context(
     }
 
 
-def _fields_block(request: HttpRequest, user: User, item: CatalogueItem, **extra: Any) -> Any:
+def _fields_block(
+    request: HttpRequest, user: User, item: CatalogueItem, **extra: Any
+) -> HttpResponse:
     """The field editor alone for HTMX, else the whole page (or back to it)."""
     if is_htmx(request):
         template = "catalogue/detail.html#fields"
@@ -259,6 +261,8 @@ def _add_answer_errors(form: RequestForm, exc: ValidationError) -> None:
         return
     for key, errors in exc.error_dict.items():
         name = PREFIX + key if PREFIX + key in form.fields else key
+        if name in form.errors:
+            continue  # already said by the form's own check
         for error in errors:
             for message in error.messages:
                 if name in form.fields:
@@ -277,11 +281,18 @@ def portal_request(request: HttpRequest, item_id: int) -> HttpResponse:
     if not item.is_active:
         raise Http404("No such catalogue item.")
     fields = list(item.fields.order_by("position", "id"))
-    form = RequestForm(request.POST or None, request.FILES or None, fields=fields)
+    posted = request.method == "POST"
+    form = RequestForm(
+        request.POST if posted else None, request.FILES if posted else None, fields=fields
+    )
     if request.method == "POST":
         # Django's checks show the widget errors; the service's are the authoritative ones.
-        valid = form.is_valid()
-        if valid:
+        if not form.is_valid():
+            try:
+                services.check_answers(item, form.answers())
+            except ValidationError as exc:
+                _add_answer_errors(form, exc)
+        else:
             try:
                 submitted = services.submit_request(
                     item,
