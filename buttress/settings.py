@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "buttress.maintenance",
     "buttress.alerts",
     "buttress.catalogue",
+    "buttress.response",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

@@ -15,6 +15,7 @@ urlpatterns: list[object] = [
     path("portal/catalogue/", include("buttress.catalogue.portal_urls")),
     path("portal/", include("buttress.portal.urls")),
     path("catalogue/", include("buttress.catalogue.urls")),
+    path("incidents/", include("buttress.response.urls")),
     path("", include("buttress.monitoring.urls")),
     path("maintenance/", include("buttress.maintenance.urls")),
     path("", include("buttress.alerts.urls")),

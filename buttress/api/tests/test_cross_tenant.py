@@ -33,6 +33,7 @@ from buttress.desk.models import Attachment, Macro, SavedView, Ticket
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
+from buttress.response.models import ActionItem, Incident, Postmortem, RoleAssignment
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
 from buttress.testing.factories import (
@@ -223,6 +224,31 @@ def _field_of(tenant: Tenant) -> int:
     return field.pk
 
 
+def _incident_of(tenant: Tenant) -> Incident:
+    # Made directly (no audit entry), like the integration above.
+    incident, _ = Incident.objects.get_or_create(
+        ticket_id=_ticket_of(tenant), defaults={"organization": tenant.org, "severity": "SEV2"}
+    )
+    return incident
+
+
+def _assignment_of(tenant: Tenant) -> int:
+    assignment, _ = RoleAssignment.objects.get_or_create(
+        incident=_incident_of(tenant), role="commander", defaults={"user": tenant.user}
+    )
+    return assignment.pk
+
+
+def _action_of(tenant: Tenant) -> int:
+    postmortem, _ = Postmortem.objects.get_or_create(
+        incident=_incident_of(tenant), defaults={"summary": f"{tenant.org.name} outage"}
+    )
+    action, _ = ActionItem.objects.get_or_create(
+        postmortem=postmortem, defaults={"description": f"{tenant.org.name} fix"}
+    )
+    return action.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -247,6 +273,8 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "window_id": _window_of,
     "item_id": _item_of,
     "field_id": _field_of,
+    "assignment_id": _assignment_of,
+    "action_id": _action_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

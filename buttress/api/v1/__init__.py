@@ -11,6 +11,7 @@ from buttress.api.v1 import (
     base,
     catalogue,
     contacts,
+    incidents,
     integrations,
     macros,
     maintenance,
@@ -38,5 +39,6 @@ api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
 api.add_router("/", maintenance.router)
 api.add_router("/", catalogue.router)
+api.add_router("/", incidents.router)
 
 __all__ = ["api"]

@@ -25,6 +25,7 @@ from buttress.desk.services import saved_views
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
+from buttress.response import services as response_services
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -44,6 +45,7 @@ UI_NAMESPACES = {
     "monitoring",
     "catalogue",
     "catalogue_portal",
+    "response",
 }
 
 
@@ -107,6 +109,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     )
     item = catalogue_services.create_item(actor=None, organization=org, name="New laptop")
     field = catalogue_services.add_field(item, actor=None, key="model", label="Model")
+    responder = UserFactory.create(role=Role.AGENT)
+    assignment = response_services.assign_role(ticket, role="commander", user=responder, actor=None)
+    action = response_services.add_action_item(ticket, description="Add an alert", actor=None)
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
@@ -127,6 +132,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "attachment_id": lambda: attachment.pk,
         "item_id": lambda: item.pk,
         "field_id": lambda: field.pk,
+        "ticket_id": lambda: ticket.pk,
+        "assignment_id": lambda: assignment.pk,
+        "action_id": lambda: action.pk,
     }
 
 
@@ -160,6 +168,9 @@ def test_the_walk_covers_the_object_pages():
         "catalogue:detail",
         "catalogue:field_edit",
         "catalogue_portal:request",
+        "response:severity",
+        "response:postmortem",
+        "response:convert_action",
     } <= names
 
 
