@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from buttress.accounts.models import User
+from buttress.desk.forms import UserChoiceField
 from buttress.response.models import ActionKind, Phase, RoleKind, Severity, Visibility
 from buttress.web.forms import Form, strip_nul
 
@@ -20,7 +22,7 @@ class SeverityForm(Form):
 
 class RoleForm(Form):
     role = forms.ChoiceField(choices=RoleKind.choices)
-    user = forms.ModelChoiceField(queryset=None, label="Person")
+    user = UserChoiceField(queryset=User.objects.none(), label="Person")
     title = forms.CharField(required=False, max_length=80, help_text="For other roles.")
 
     def __init__(self, *args: Any, responders: Any, **kwargs: Any) -> None:
@@ -28,7 +30,6 @@ class RoleForm(Form):
         field = self.fields["user"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = responders
-        field.label_from_instance = lambda user: user.display_name  # type: ignore[method-assign]
 
     def clean_title(self) -> str:
         return strip_nul(self.cleaned_data["title"])
@@ -70,7 +71,7 @@ class PostmortemForm(Form):
 
 class ActionForm(Form):
     description = forms.CharField(max_length=500)
-    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody yet")
+    owner = UserChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody yet")
     due_on = forms.DateField(
         label="Due on", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -45,7 +45,7 @@ def _panel(
     if form is not None and form.errors:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("desk:detail", pk=ticket.pk)
 
 

@@ -224,7 +224,7 @@ def get_postmortem(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
     return _postmortem(ticket.pk, found)
 
 
-@router.put("/incidents/{ticket_id}/postmortem", response=responses(PostmortemOut))
+@router.patch("/incidents/{ticket_id}/postmortem", response=responses(PostmortemOut))
 def save_postmortem(request: HttpRequest, ticket_id: int, body: PostmortemIn) -> dict[str, Any]:
     """Write the sections given; the others stay as they are."""
     user = current_user(request)
