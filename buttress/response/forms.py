@@ -12,7 +12,15 @@ from buttress.response.models import ActionKind, Phase, RoleKind, Severity, Visi
 from buttress.web.forms import Form, strip_nul
 
 
-class SeverityForm(Form):
+class PanelForm(Form):
+    """The panel's forms share the ticket page with the desk's: their ids are kept apart."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "incident-%s")
+        super().__init__(*args, **kwargs)
+
+
+class SeverityForm(PanelForm):
     severity = forms.ChoiceField(choices=Severity.choices)
     reason = forms.CharField(required=False, max_length=500)
 
@@ -20,7 +28,7 @@ class SeverityForm(Form):
         return strip_nul(self.cleaned_data["reason"])
 
 
-class RoleForm(Form):
+class RoleForm(PanelForm):
     role = forms.ChoiceField(choices=RoleKind.choices)
     user = UserChoiceField(queryset=User.objects.none(), label="Person")
     title = forms.CharField(required=False, max_length=80, help_text="For other roles.")
@@ -35,7 +43,7 @@ class RoleForm(Form):
         return strip_nul(self.cleaned_data["title"])
 
 
-class UpdateForm(Form):
+class UpdateForm(PanelForm):
     visibility = forms.ChoiceField(
         choices=Visibility.choices,
         initial=Visibility.INTERNAL,

@@ -136,3 +136,14 @@ def test_the_portal_shows_customer_facing_updates_only(client, agent, outage, en
 
     assert "We are on it" in page
     assert "Blame the DNS vendor" not in page
+
+
+def test_the_panels_forms_carry_the_csrf_token_and_their_own_ids(client, agent, outage):
+    client.force_login(agent)
+
+    page = client.get(reverse("desk:detail", kwargs={"pk": outage.pk})).content.decode()
+
+    panel = page[page.index('id="incident-panel"') :]
+    severity_form = panel[: panel.index("</form>")]
+    assert "csrfmiddlewaretoken" in severity_form
+    assert 'id="incident-severity"' in severity_form
