@@ -105,13 +105,14 @@ def incident_of(ticket: Ticket, *, actor: User | None = None) -> Incident:
     """The incident side of an incident ticket, made on first use."""
     if ticket.type != TicketType.INCIDENT:
         raise ValidationError({"ticket": f"{ticket.reference} is not an incident."})
-    incident = Incident.objects.filter(ticket=ticket).first()
-    if incident is not None:
-        return incident
-    incident = Incident.objects.create(ticket=ticket, organization_id=ticket.organization_id)
-    audit.record_create(
-        incident, actor=actor, organization=ticket.organization, fields=INCIDENT_FIELDS
+    # get_or_create: two first changes at once make one row (the loser reads the winner's).
+    incident, created = Incident.objects.get_or_create(
+        ticket=ticket, defaults={"organization_id": ticket.organization_id}
     )
+    if created:
+        audit.record_create(
+            incident, actor=actor, organization=ticket.organization, fields=INCIDENT_FIELDS
+        )
     return incident
 
 
