@@ -362,7 +362,7 @@ def convert_action_item(item: ActionItem, *, kind: str, actor: User | None) -> T
     a problem (which explains the incident), and link it back to the item."""
     kind = _choice("kind", kind, ActionKind.values)
     locked = (
-        ActionItem.objects.select_for_update()
+        ActionItem.objects.select_for_update(of=("self",))
         .select_related("postmortem__incident__ticket__organization", "owner")
         .get(pk=item.pk)
     )

@@ -19,7 +19,7 @@ def send_status_update(update_id: int) -> bool:
         return False
     with transaction.atomic():
         update = (
-            StatusUpdate.objects.select_for_update()
+            StatusUpdate.objects.select_for_update(of=("self",))
             .select_related("incident__ticket__requester")
             .filter(pk=update_id)
             .first()
