@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "buttress.maintenance",
     "buttress.alerts",
     "buttress.escalation",
+    "buttress.catalogue",
+    "buttress.response",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

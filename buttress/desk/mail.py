@@ -117,3 +117,21 @@ def reply_message(reply: Reply) -> EmailMessage | None:
         [requester.email],
         headers={"Message-ID": make_msgid(f"reply-{reply.pk}", _domain()), **_headers(ticket)},
     )
+
+
+def thread_message(ticket: Ticket, *, body: str, key: str) -> EmailMessage | None:
+    """A message from the desk to the requester in the ticket's thread (an incident's status
+    update, say); ``key`` makes its Message-ID unique. None when there is nobody to mail."""
+    requester = ticket.requester
+    if requester is None or not requester.email:
+        return None
+    text = "\n".join(
+        [body, "", f"{ticket.reference} · {ticket.get_status_display()} · {_portal_link(ticket)}"]
+    )
+    return EmailMessage(
+        f"Re: [{ticket.reference}] {ticket.subject}",
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [requester.email],
+        headers={"Message-ID": make_msgid(key, _domain()), **_headers(ticket)},
+    )

@@ -79,6 +79,7 @@ class Navigation:
                 ),
                 ("Tickets", "desk:list", is_desk_staff(user)),
                 ("My requests", "portal:list", not is_desk_staff(user)),
+                ("Service catalogue", "catalogue:list", staff),
                 ("SLA", "sla:index", staff),
                 ("Assets", "assets:list", can(user, Capability.VIEW_CMDB)),
                 ("Monitors", "monitoring:list", can(user, Capability.VIEW_CMDB)),

@@ -28,11 +28,13 @@ from buttress.api.v1 import api
 from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
+from buttress.catalogue.models import CatalogueField, CatalogueItem
 from buttress.desk.models import Attachment, Macro, SavedView, Ticket
 from buttress.escalation.models import EscalationPolicy, EscalationStep
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
+from buttress.response.models import ActionItem, Incident, Postmortem, RoleAssignment
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
 from buttress.testing.factories import (
@@ -219,6 +221,46 @@ def _escalation_policy_of(tenant: Tenant) -> int:
     return policy.pk
 
 
+def _item_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    item, _ = CatalogueItem.objects.get_or_create(
+        organization=tenant.org, defaults={"name": f"{tenant.org.name} laptop"}
+    )
+    return item.pk
+
+
+def _field_of(tenant: Tenant) -> int:
+    field, _ = CatalogueField.objects.get_or_create(
+        item_id=_item_of(tenant), key="model", defaults={"label": f"{tenant.org.name} model"}
+    )
+    return field.pk
+
+
+def _incident_of(tenant: Tenant) -> Incident:
+    # Made directly (no audit entry), like the integration above.
+    incident, _ = Incident.objects.get_or_create(
+        ticket_id=_ticket_of(tenant), defaults={"organization": tenant.org, "severity": "SEV2"}
+    )
+    return incident
+
+
+def _assignment_of(tenant: Tenant) -> int:
+    assignment, _ = RoleAssignment.objects.get_or_create(
+        incident=_incident_of(tenant), role="commander", defaults={"user": tenant.user}
+    )
+    return assignment.pk
+
+
+def _action_of(tenant: Tenant) -> int:
+    postmortem, _ = Postmortem.objects.get_or_create(
+        incident=_incident_of(tenant), defaults={"summary": f"{tenant.org.name} outage"}
+    )
+    action, _ = ActionItem.objects.get_or_create(
+        postmortem=postmortem, defaults={"description": f"{tenant.org.name} fix"}
+    )
+    return action.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -242,6 +284,10 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "monitor_id": _monitor_of,
     "window_id": _window_of,
     "escalation_policy_id": _escalation_policy_of,
+    "item_id": _item_of,
+    "field_id": _field_of,
+    "assignment_id": _assignment_of,
+    "action_id": _action_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -9,8 +9,10 @@ from buttress.api.v1 import (
     assets,
     audit,
     base,
+    catalogue,
     contacts,
     escalation,
+    incidents,
     integrations,
     macros,
     maintenance,
@@ -38,5 +40,7 @@ api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
 api.add_router("/", maintenance.router)
 api.add_router("/", escalation.router)
+api.add_router("/", catalogue.router)
+api.add_router("/", incidents.router)
 
 __all__ = ["api"]

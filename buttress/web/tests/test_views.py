@@ -86,6 +86,7 @@ def test_viewer_navigation_lists_staff_areas_without_user_management(client: Cli
         "Home",
         "Organisations",
         "Tickets",
+        "Service catalogue",
         "SLA",
         "Assets",
         "Monitors",

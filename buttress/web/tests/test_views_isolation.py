@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
+from buttress.catalogue import services as catalogue_services
 from buttress.desk import services as desk_services
 from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
@@ -26,6 +27,7 @@ from buttress.escalation.services import StepSpec
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
+from buttress.response import services as response_services
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -44,6 +46,9 @@ UI_NAMESPACES = {
     "maintenance",
     "monitoring",
     "escalation",
+    "catalogue",
+    "catalogue_portal",
+    "response",
 }
 
 
@@ -111,6 +116,11 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         name="Paging",
         steps=[StepSpec(wait_minutes=5, users=[UserFactory.create(role=Role.AGENT)], teams=[])],
     )
+    item = catalogue_services.create_item(actor=None, organization=org, name="New laptop")
+    field = catalogue_services.add_field(item, actor=None, key="model", label="Model")
+    responder = UserFactory.create(role=Role.AGENT)
+    assignment = response_services.assign_role(ticket, role="commander", user=responder, actor=None)
+    action = response_services.add_action_item(ticket, description="Add an alert", actor=None)
     return {
         "escalation:policy_id": lambda: paging.pk,
         "escalation:ticket_id": lambda: ticket.pk,
@@ -131,6 +141,11 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
         "attachment_id": lambda: attachment.pk,
+        "item_id": lambda: item.pk,
+        "field_id": lambda: field.pk,
+        "ticket_id": lambda: ticket.pk,
+        "assignment_id": lambda: assignment.pk,
+        "action_id": lambda: action.pk,
     }
 
 
@@ -163,6 +178,12 @@ def test_the_walk_covers_the_object_pages():
         "maintenance:feed",
         "escalation:policy_edit",
         "escalation:acknowledge",
+        "catalogue:detail",
+        "catalogue:field_edit",
+        "catalogue_portal:request",
+        "response:severity",
+        "response:postmortem",
+        "response:convert_action",
     } <= names
 
 

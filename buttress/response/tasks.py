@@ -1,0 +1,37 @@
+"""Background work of incident response."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.tasks import task
+
+from buttress.desk import mail
+from buttress.lib.timeutil import now
+from buttress.response.models import StatusUpdate
+
+
+@task()
+def send_status_update(update_id: int) -> bool:
+    """Mail a customer-facing status update to the ticket's requester, in the ticket's thread,
+    once; False for an internal update, one already mailed or nobody to mail."""
+    if not getattr(settings, "DESK_MAIL_REQUESTERS", True):
+        return False
+    with transaction.atomic():
+        update = (
+            StatusUpdate.objects.select_for_update(of=("self",))
+            .select_related("incident__ticket__requester")
+            .filter(pk=update_id)
+            .first()
+        )
+        if update is None or not update.is_customer_facing or update.mailed_at is not None:
+            return False
+        ticket = update.incident.ticket
+        body = f"Status: {update.get_phase_display()}\n\n{update.body}"
+        message = mail.thread_message(ticket, body=body, key=f"status-update-{update.pk}")
+        if message is None:
+            return False
+        update.mailed_at = now()
+        update.save(update_fields=["mailed_at"])
+        message.send()
+    return True
