@@ -213,9 +213,14 @@ def test_daily_handoff_stays_at_nine_local_across_spring_forward():
 def test_daily_handoff_stays_at_nine_local_across_fall_back():
     layer = _daily(date(2026, 10, 20), time(9), (1, 2))
 
-    shifts = engine.final_shifts(BERLIN, [layer], [], _utc(2026, 10, 24, 8), _utc(2026, 10, 26, 9))
+    shifts = engine.final_shifts(BERLIN, [layer], [], _utc(2026, 10, 24, 7), _utc(2026, 10, 26, 9))
 
-    assert [s.start for s in shifts] == [_utc(2026, 10, 24, 8), _utc(2026, 10, 25, 8)]
+    # 09:00 CEST is 07:00Z, 09:00 CET 08:00Z.
+    assert [s.start for s in shifts] == [
+        _utc(2026, 10, 24, 7),
+        _utc(2026, 10, 25, 8),
+        _utc(2026, 10, 26, 8),
+    ]
     assert shifts[0].end - shifts[0].start == timedelta(hours=25)
 
 
