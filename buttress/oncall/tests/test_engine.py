@@ -243,7 +243,7 @@ def test_handoff_in_the_repeated_hour_takes_the_first_pass():
 
 
 def test_higher_layer_wins_where_it_has_someone():
-    base = _daily(date(2026, 1, 5), time(9), (1,))
+    base = _daily(date(2026, 1, 1), time(9), (1,))
     office = Layer(
         2,
         datetime(2026, 1, 5, 9),
