@@ -29,6 +29,7 @@ Every interval is half-open ``[start, end)`` and every instant is aware; answers
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -262,9 +263,7 @@ def final_shifts(
     tz = zone(zone_name)
     clock = Clock.over(tz, start - 2 * MAX_JUMP, end + 2 * MAX_JUMP)
     per_layer = [layer_shifts(clock, layer, start, end) for layer in layers]
-    relevant = [
-        o for o in overrides if o.start < end and o.end > start and o.start < o.end
-    ]
+    relevant = [o for o in overrides if o.start < end and o.end > start and o.start < o.end]
     cuts = {start, end}
     for shifts in per_layer:
         for shift in shifts:
@@ -274,7 +273,7 @@ def final_shifts(
     bounds = sorted(cuts)
     cursors = [0] * len(per_layer)
     pieces: list[Shift] = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         current: Shift | None = None
         # Highest layer first: the first one with someone at ``lo`` decides.
         for index in range(len(per_layer) - 1, -1, -1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -30,18 +31,22 @@ MINUTE = timedelta(minutes=1)
 # --- the oracle ------------------------------------------------------------------------------
 
 
+Who = tuple[int, int | None, int | None] | None
+
+
 def oracle(
     zone_name: str,
     layers: list[Layer],
     overrides: list[Override],
     start: datetime,
     end: datetime,
-) -> dict[datetime, tuple[int, int | None, int | None] | None]:
+) -> dict[datetime, Who]:
     """Who is on call at each minute, from the definition: a handoff has happened once the
     clock has shown its time (the highest reading so far), a restriction holds while the clock
     shows a time inside a window."""
     tz = ZoneInfo(zone_name)
-    answer = {}
+    answer: dict[datetime, Who] = {}
+    current: Who
     at = start - timedelta(days=2)
     highest = None
     while at < end:
@@ -75,8 +80,8 @@ def _inside(restrictions: engine.Windows, wall: datetime) -> bool:
     return False
 
 
-def _by_minute(shifts: list[engine.Shift], start: datetime, end: datetime) -> dict:
-    answer: dict = {}
+def _by_minute(shifts: list[engine.Shift], start: datetime, end: datetime) -> dict[datetime, Who]:
+    answer: dict[datetime, Who] = {}
     at = start
     for shift in shifts:
         while at < shift.start:
@@ -132,8 +137,10 @@ def layers(draw: st.DrawFn, key: int, near: datetime, tz: ZoneInfo) -> Layer:
             # Windows of one day must not overlap (the services refuse that).
             kept: list[tuple[time, time]] = []
             for begin, finish in found:
-                if all(finish != time(0) and finish <= b or e != time(0) and begin >= e
-                       for b, e in kept):
+                if all(
+                    (finish != time(0) and finish <= b) or (e != time(0) and begin >= e)
+                    for b, e in kept
+                ):
                     kept.append((begin, finish))
             restrictions[day] = sorted(kept)
     return Layer(key, start, length, participants, restrictions)
@@ -176,7 +183,7 @@ def test_shifts_are_sorted_disjoint_and_joined(schedule):
 
     for shift in shifts:
         assert start <= shift.start < shift.end <= end
-    for before, after in zip(shifts, shifts[1:], strict=False):
+    for before, after in itertools.pairwise(shifts):
         assert before.end <= after.start
         if before.end == after.start:
             assert (before.user, before.layer, before.override) != (
@@ -195,8 +202,8 @@ def _daily(start: date, at: time, people: tuple[int, ...], **kwargs) -> Layer:
     return Layer(1, datetime.combine(start, at), timedelta(days=1), people, **kwargs)
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_daily_handoff_stays_at_nine_local_across_spring_forward():
@@ -246,7 +253,7 @@ def test_higher_layer_wins_where_it_has_someone():
     base = _daily(date(2026, 1, 1), time(9), (1,))
     office = Layer(
         2,
-        datetime(2026, 1, 5, 9),
+        engine.wall_start(date(2026, 1, 5), time(9)),
         timedelta(days=7),
         (2,),
         {day: [(time(9), time(17))] for day in range(5)},
@@ -254,11 +261,15 @@ def test_higher_layer_wins_where_it_has_someone():
 
     shifts = engine.final_shifts("UTC", [base, office], [], _utc(2026, 1, 5), _utc(2026, 1, 6))
 
-    assert [(s.start.hour, s.end.hour, s.user) for s in shifts] == [(0, 9, 1), (9, 17, 2), (17, 0, 1)]
+    assert [(s.start.hour, s.end.hour, s.user) for s in shifts] == [
+        (0, 9, 1),
+        (9, 17, 2),
+        (17, 0, 1),
+    ]
 
 
 def test_swap_replaces_only_the_named_user():
-    layer = Layer(1, datetime(2026, 1, 5), timedelta(hours=12), (1, 2))
+    layer = Layer(1, engine.wall_start(date(2026, 1, 5), time(0)), timedelta(hours=12), (1, 2))
     swap = Override(7, _utc(2026, 1, 5, 6), _utc(2026, 1, 5, 18), user=3, replaces=1)
 
     shifts = engine.final_shifts("UTC", [layer], [swap], _utc(2026, 1, 5), _utc(2026, 1, 6))
@@ -271,7 +282,13 @@ def test_swap_replaces_only_the_named_user():
 
 
 def test_override_covers_a_gap_where_nobody_is_on_call():
-    layer = Layer(1, datetime(2026, 1, 5, 9), timedelta(days=1), (1,), {0: [(time(9), time(17))]})
+    layer = Layer(
+        1,
+        engine.wall_start(date(2026, 1, 5), time(9)),
+        timedelta(days=1),
+        (1,),
+        {0: [(time(9), time(17))]},
+    )
     cover = Override(3, _utc(2026, 1, 5, 20), _utc(2026, 1, 5, 22), user=4)
 
     shifts = engine.final_shifts("UTC", [layer], [cover], _utc(2026, 1, 5), _utc(2026, 1, 6))
@@ -290,7 +307,7 @@ def test_nobody_is_on_call_before_a_layer_starts():
     [
         (_utc(2026, 1, 2), _utc(2026, 1, 1), "ends before"),
         (_utc(2026, 1, 1), _utc(2027, 2, 1), "367 days"),
-        (datetime(2026, 1, 1), _utc(2026, 1, 2), "UTC offset"),
+        (_utc(2026, 1, 1).replace(tzinfo=None), _utc(2026, 1, 2), "UTC offset"),
     ],
 )
 def test_bad_ranges_are_refused(start, end, message):

@@ -24,6 +24,7 @@ from buttress.desk.services import saved_views
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
+from buttress.oncall import services as oncall_services
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -41,6 +42,7 @@ UI_NAMESPACES = {
     "portal",
     "maintenance",
     "monitoring",
+    "oncall",
 }
 
 
@@ -61,9 +63,9 @@ def _parameters(pattern: URLPattern) -> list[str]:
     return list(pattern.pattern.regex.groupindex)
 
 
-# Pages whose link itself is the permission (signed and expiring, or a monitor's secret uuid
-# that cron jobs ping): anyone holding it may use it.
-SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping"}
+# Pages whose link itself is the permission (signed and expiring, a monitor's secret uuid
+# that cron jobs ping, a secret calendar address): anyone holding it may use it.
+SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping", "oncall:feed"}
 
 
 def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
@@ -102,6 +104,18 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
+    schedule = oncall_services.create_schedule(actor=None, organization=org, name="Nights")
+    on_call = UserFactory.create(role=Role.AGENT)
+    layer = oncall_services.add_layer(
+        schedule, actor=None, name="Primary", participants=[on_call], start_date=now().date()
+    )
+    override = oncall_services.add_override(
+        schedule,
+        actor=None,
+        user=on_call,
+        starts_at=now(),
+        ends_at=now() + timedelta(hours=1),
+    )
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
@@ -120,6 +134,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
         "attachment_id": lambda: attachment.pk,
+        "schedule_id": lambda: schedule.pk,
+        "layer_id": lambda: layer.pk,
+        "override_id": lambda: override.pk,
     }
 
 
@@ -150,6 +167,9 @@ def test_the_walk_covers_the_object_pages():
         "maintenance:detail",
         "maintenance:delete",
         "maintenance:feed",
+        "oncall:detail",
+        "oncall:layer_edit",
+        "oncall:override_delete",
     } <= names
 
 
