@@ -304,15 +304,6 @@ def final_shifts(
     return pieces
 
 
-def on_call_at(
-    zone_name: str, layers: Sequence[Layer], overrides: Sequence[Override], at: datetime
-) -> Shift | None:
-    """The piece of shift in force at ``at`` (its start and end clipped to a minute around
-    it; ask :func:`final_shifts` for the whole shift)."""
-    found = final_shifts(zone_name, layers, overrides, at, at + timedelta(minutes=1))
-    return found[0] if found and found[0].start <= at else None
-
-
 def wall_start(day: date, at: time) -> datetime:
     """A layer's first handoff as the engine wants it: naive local date and time."""
     return datetime.combine(day, at)

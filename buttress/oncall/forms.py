@@ -206,15 +206,11 @@ class OverrideForm(Form):
         help_text="Optional: take only this person's shifts within the time (a shift swap). "
         "Empty: an override of whoever is on call, or of nobody.",
     )
-    starts_at = forms.DateTimeField(
-        label="From",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    starts_at = forms.CharField(
+        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    ends_at = forms.DateTimeField(
-        label="Until",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    ends_at = forms.CharField(
+        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     note = forms.CharField(required=False, max_length=500)
 
@@ -229,10 +225,20 @@ class OverrideForm(Form):
         self.fields["ends_at"].help_text = f"Local time in {zone}."
 
     def _local(self, field: str) -> datetime:
-        value: datetime = self.cleaned_data[field]
-        # The browser sends wall-clock time of the schedule's zone; the first of two readings
-        # in a repeated hour, and a reading in a gap as the offset before it.
+        """The browser sends wall-clock time of the schedule's zone (not the person's): the
+        first of two readings in a repeated hour, a reading in a gap with the offset before."""
+        text = self.cleaned_data[field].strip().replace(" ", "T")
+        try:
+            value = datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")  # noqa: DTZ007 - local
+        except ValueError:
+            raise ValidationError("Give a date and time, e.g. 2026-12-24T18:00.") from None
         return value.replace(tzinfo=ZoneInfo(self.schedule.timezone))
+
+    def clean_starts_at(self) -> datetime:
+        return self._local("starts_at")
+
+    def clean_ends_at(self) -> datetime:
+        return self._local("ends_at")
 
     def clean_note(self) -> str:
         return refuse_nul(self.cleaned_data["note"])
@@ -240,8 +246,8 @@ class OverrideForm(Form):
     def service_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "user": int(self.cleaned_data["user"]),
-            "starts_at": self._local("starts_at"),
-            "ends_at": self._local("ends_at"),
+            "starts_at": self.cleaned_data["starts_at"],
+            "ends_at": self.cleaned_data["ends_at"],
             "note": self.cleaned_data["note"],
         }
         if self.cleaned_data.get("replaces"):

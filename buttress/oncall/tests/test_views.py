@@ -208,3 +208,17 @@ def test_my_feed_page_issues_an_address_once(client, agent):
 
     assert response.status_code == 200
     assert "/oncall/feeds/" in response.content.decode()
+
+
+def test_override_form_refuses_a_garbled_time(client, admin_user, schedule):
+    client.force_login(admin_user)
+    cover = UserFactory.create(role=Role.AGENT)
+
+    response = client.post(
+        reverse("oncall:override_create", kwargs={"schedule_id": schedule.pk}),
+        {"user": cover.pk, "starts_at": "yesterday", "ends_at": "2030-01-01T09:00"},
+    )
+
+    assert response.status_code == 200
+    assert "Give a date and time" in response.content.decode()
+    assert not Override.objects.exists()
