@@ -29,6 +29,7 @@ Every interval is half-open ``[start, end)`` and every instant is aware; answers
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -99,18 +100,15 @@ class Clock:
     offsets: list[timedelta]
 
     @classmethod
-    def over(cls, tz: tzinfo, start: datetime, end: datetime) -> Clock:
+    def over(cls, tz: ZoneInfo, start: datetime, end: datetime) -> Clock:
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         starts, ends, offsets = [start], [], [_offset(tz, start)]
-        probe = start
-        while probe < end:
-            following = min(probe + SCAN_STEP, end)
-            if _offset(tz, following) != offsets[-1]:
-                change = _first_change(tz, probe, following, offsets[-1])
-                ends.append(change)
-                starts.append(change)
-                offsets.append(_offset(tz, change))
-            probe = following
+        for year in range(start.year, end.year + 1):
+            for change, offset in _changes(tz, year):
+                if start < change < end and offset != offsets[-1]:
+                    ends.append(change)
+                    starts.append(change)
+                    offsets.append(offset)
         ends.append(end)
         return cls(starts, ends, offsets)
 
@@ -135,6 +133,27 @@ class Clock:
     def wall(self, at: datetime) -> datetime:
         index = max(0, bisect.bisect_right(self.starts, at) - 1)
         return (at + self.offsets[index]).replace(tzinfo=None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _changes(tz: ZoneInfo, year: int) -> tuple[tuple[datetime, timedelta], ...]:
+    """Every UTC-offset change of the zone in the (UTC) year, with the offset after it: found
+    once per zone and year by stepping and bisecting, then kept."""
+    found = []
+    probe = datetime(year, 1, 1, tzinfo=UTC)
+    last = datetime(year + 1, 1, 1, tzinfo=UTC)
+    before = _offset(tz, probe - timedelta(microseconds=1))
+    if _offset(tz, probe) != before:
+        found.append((probe, _offset(tz, probe)))
+        before = _offset(tz, probe)
+    while probe < last:
+        following = min(probe + SCAN_STEP, last)
+        if _offset(tz, following) != before:
+            change = _first_change(tz, probe, following, before)
+            before = _offset(tz, change)
+            found.append((change, before))
+        probe = following
+    return tuple(found)
 
 
 def _offset(tz: tzinfo, at: datetime) -> timedelta:
