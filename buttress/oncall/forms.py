@@ -49,14 +49,6 @@ def parse_windows(text: str) -> dict[str, list[list[str]]]:
     return found
 
 
-def format_windows(restrictions: dict[str, list[list[str]]]) -> str:
-    return "\n".join(
-        f"{DAYS[int(day)].capitalize()} {start}-{end}"
-        for day, windows in sorted(restrictions.items())
-        for start, end in windows
-    )
-
-
 def staff_choices() -> list[tuple[str, str]]:
     users = User.objects.filter(role__in=STAFF_ROLES, is_active=True).order_by("email")
     return [(str(user.pk), f"{user.display_name} <{user.email}>") for user in users[:1000]]
@@ -164,7 +156,7 @@ class LayerForm(Form):
             "start_date": layer.start_date,
             "handoff_time": layer.handoff_time.strftime("%H:%M"),
             "participants": "\n".join(emails),
-            "restrictions": format_windows(layer.restrictions),
+            "restrictions": "\n".join(layer.restriction_lines),
             "position": layer.position,
         }
 

@@ -18,6 +18,8 @@ from django.db import models
 from buttress.oncall import engine
 from buttress.tenancy.models import OrgScopedQuerySet
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
 
 class ScheduleQuerySet(OrgScopedQuerySet["Schedule"]):
     def shared(self) -> ScheduleQuerySet:
@@ -105,6 +107,15 @@ class Layer(models.Model):
         if self.shift_unit == ShiftUnit.HOURS:
             return timedelta(hours=self.shift_length)
         return timedelta(days=self.shift_length)
+
+    @property
+    def restriction_lines(self) -> list[str]:
+        """The restrictions as "Mon 09:00-17:00" lines (empty: always on call)."""
+        return [
+            f"{WEEKDAYS[int(day)]} {start}-{end}"
+            for day, windows in sorted(self.restrictions.items())
+            for start, end in windows
+        ]
 
     def participant_ids(self) -> list[int]:
         """In rotation order (uses a prefetched ``members`` when there is one)."""

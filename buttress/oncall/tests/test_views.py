@@ -222,3 +222,14 @@ def test_override_form_refuses_a_garbled_time(client, admin_user, schedule):
     assert response.status_code == 200
     assert "Give a date and time" in response.content.decode()
     assert not Override.objects.exists()
+
+
+def test_layer_edit_form_shows_restrictions_as_lines(client, admin_user, schedule):
+    client.force_login(admin_user)
+    layer = schedule.layers.get()
+    layer.restrictions = {"0": [["09:00", "17:00"]], "5": [["00:00", "24:00"]]}
+    layer.save()
+
+    page = client.get(reverse("oncall:layer_edit", kwargs={"layer_id": layer.pk}))
+
+    assert "Mon 09:00-17:00\nSat 00:00-24:00" in page.content.decode()
