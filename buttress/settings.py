@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "buttress.portal",
     "buttress.monitoring",
     "buttress.maintenance",
+    "buttress.oncall",
     "buttress.alerts",
     "buttress.escalation",
     "buttress.catalogue",

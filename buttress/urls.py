@@ -18,6 +18,7 @@ urlpatterns: list[object] = [
     path("incidents/", include("buttress.response.urls")),
     path("", include("buttress.monitoring.urls")),
     path("maintenance/", include("buttress.maintenance.urls")),
+    path("oncall/", include("buttress.oncall.urls")),
     path("", include("buttress.alerts.urls")),
     path("escalation/", include("buttress.escalation.urls")),
 ]

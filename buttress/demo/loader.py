@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, time
 
 from django.db import transaction
 
@@ -14,6 +15,8 @@ from buttress.assets.models import Asset, AssetRelation
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS, TEAMS, Customer, inventory
 from buttress.desk import services as desk
 from buttress.desk.models import Ticket
+from buttress.oncall import services as oncall
+from buttress.oncall.models import Schedule
 from buttress.sla import services as sla
 from buttress.sla.models import SlaPolicy
 from buttress.tenancy import services as tenancy
@@ -47,6 +50,7 @@ def load_demo() -> DemoSummary:
     _users(orgs, summary)
     teams = _teams(summary)
     _service_levels(teams, summary)
+    _on_call(teams, summary)
     for customer in CUSTOMERS:
         _inventory(customer, orgs[customer.slug], teams, summary)
         _tickets(orgs[customer.slug], teams, summary)
@@ -217,6 +221,46 @@ STANDARD_TARGETS = {
 CRITICAL_TARGETS = {
     p: {"first_response": 15, "next_response": 30, "resolution": 240} for p in STANDARD_TARGETS
 }
+
+
+def _on_call(teams: dict[str, Team], summary: DemoSummary) -> None:
+    """The infrastructure team's provider-wide schedule: a weekly round-the-clock rotation
+    under a daily office-hours layer."""
+    if Schedule.objects.filter(organization__isnull=True).exists():
+        return
+    engineers = list(
+        User.objects.filter(email__in=["admin@provider.example", "agent@provider.example"])
+    )
+    if not engineers:
+        return
+    schedule = oncall.create_schedule(
+        actor=None,
+        organization=None,
+        name="Infrastructure on call",
+        timezone="Europe/London",
+        description="Every customer's servers, storage and backups.",
+        team=teams.get("Infrastructure"),
+    )
+    oncall.add_layer(
+        schedule,
+        actor=None,
+        name="Round the clock",
+        rotation="weekly",
+        start_date=date(2026, 1, 5),
+        handoff_time=time(9),
+        participants=engineers,
+    )
+    oncall.add_layer(
+        schedule,
+        actor=None,
+        name="Office hours",
+        rotation="daily",
+        start_date=date(2026, 1, 5),
+        handoff_time=time(9),
+        participants=engineers[::-1],
+        restrictions={str(day): [["09:00", "17:00"]] for day in range(5)},
+    )
+    summary.created["on-call schedules"] += 1
 
 
 def _service_levels(teams: dict[str, Team], summary: DemoSummary) -> None:

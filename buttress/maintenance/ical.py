@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 import icalendar
-from django.conf import settings
 
+from buttress.lib import ical
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.tenancy.models import Organization
 
@@ -24,16 +24,11 @@ def organization_feed(organization: Organization) -> bytes:
 def to_ical(windows: Iterable[MaintenanceWindow], *, name: str) -> bytes:
     """One VEVENT per window: DTSTART in the window's zone (TZID) and its RRULE, so calendar
     programs repeat it in that zone's local time as buttress does."""
-    # UIDs must be unique world-wide: the install's host name makes them so.
-    domain = settings.BASE_URL.split("//")[-1].split("/")[0] or "buttress"
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", name)
+    calendar = ical.new_calendar(prodid=PRODID, name=name)
     for window in windows:
         tz = ZoneInfo(window.timezone)
         event = icalendar.Event()
-        event.add("uid", f"maintenance-window-{window.pk}@{domain}")
+        event.add("uid", ical.uid(f"maintenance-window-{window.pk}"))
         event.add("summary", window.name)
         if window.reason:
             event.add("description", window.reason)
@@ -45,5 +40,4 @@ def to_ical(windows: Iterable[MaintenanceWindow], *, name: str) -> bytes:
             event.add("rrule", icalendar.vRecur.from_ical(window.rrule))
         event.add("categories", ["Maintenance"])
         calendar.add_component(event)
-    calendar.add_missing_timezones()
-    return bytes(calendar.to_ical())
+    return ical.finish(calendar)

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from buttress.lib.ical import response as ical_response
 from buttress.lib.pagination import InvalidCursor, Page, paginate
 from buttress.lib.timeutil import now
 from buttress.maintenance import access, ical, services
@@ -254,7 +255,6 @@ def calendar_feed(request: HttpRequest, slug: str) -> HttpResponse:
     organization = access.get_organization_for_calendar(current_user(request), slug=slug)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    body = ical.organization_feed(organization)
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{organization.slug}-maintenance.ics"'
-    return response
+    return ical_response(
+        ical.organization_feed(organization), filename=f"{organization.slug}-maintenance.ics"
+    )

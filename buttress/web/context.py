@@ -85,6 +85,7 @@ class Navigation:
                 ("Monitors", "monitoring:list", can(user, Capability.VIEW_CMDB)),
                 ("Maintenance", "maintenance:list", staff),
                 ("Escalation", "escalation:policy_list", staff),
+                ("On call", "oncall:list", staff),
                 ("Audit log", "audit:list", can(user, Capability.VIEW_AUDIT)),
                 ("Users", "accounts:users", can(user, Capability.MANAGE_USERS)),
                 ("Teams", "accounts:teams", staff and can(user, Capability.MANAGE_USERS)),

@@ -34,6 +34,7 @@ from buttress.escalation.models import EscalationPolicy, EscalationStep
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
+from buttress.oncall.models import Layer, LayerMember, Override, Schedule
 from buttress.response.models import ActionItem, Incident, Postmortem, RoleAssignment
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
@@ -261,6 +262,44 @@ def _action_of(tenant: Tenant) -> int:
     return action.pk
 
 
+def _schedule_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    schedule, _ = Schedule.objects.get_or_create(
+        organization=tenant.org, defaults={"name": f"{tenant.org.name} on call"}
+    )
+    return schedule.pk
+
+
+def _layer_of(tenant: Tenant) -> int:
+    schedule_id = _schedule_of(tenant)
+    layer, created = Layer.objects.get_or_create(
+        schedule_id=schedule_id,
+        position=10,
+        defaults={"name": f"{tenant.org.name} primary", "start_date": now().date()},
+    )
+    if created:
+        engineer, _ = User.objects.get_or_create(
+            email=f"oncall-{tenant.org.slug}@provider.example", defaults={"role": Role.AGENT}
+        )
+        LayerMember.objects.create(layer=layer, user=engineer, position=0)
+    return layer.pk
+
+
+def _override_of(tenant: Tenant) -> int:
+    layer = Layer.objects.get(pk=_layer_of(tenant))
+    override, _ = Override.objects.get_or_create(
+        schedule_id=layer.schedule_id,
+        defaults={
+            "kind": "override",
+            "user": layer.members.get().user,
+            "starts_at": now(),
+            "ends_at": now() + timedelta(hours=1),
+            "note": f"{tenant.org.name} cover",
+        },
+    )
+    return override.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -288,6 +327,9 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "field_id": _field_of,
     "assignment_id": _assignment_of,
     "action_id": _action_of,
+    "schedule_id": _schedule_of,
+    "layer_id": _layer_of,
+    "override_id": _override_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

@@ -17,6 +17,7 @@ from buttress.api.v1 import (
     macros,
     maintenance,
     monitors,
+    oncall,
     organizations,
     sites,
     sla,
@@ -42,5 +43,6 @@ api.add_router("/", maintenance.router)
 api.add_router("/", escalation.router)
 api.add_router("/", catalogue.router)
 api.add_router("/", incidents.router)
+api.add_router("/", oncall.router)
 
 __all__ = ["api"]

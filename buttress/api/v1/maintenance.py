@@ -22,6 +22,7 @@ from buttress.api.v1.base import (
     responses,
 )
 from buttress.assets.models import Asset
+from buttress.lib.ical import response as ical_response
 from buttress.maintenance import access, ical, services
 from buttress.maintenance import occurrences as engine
 from buttress.maintenance.models import MaintenanceWindow
@@ -186,8 +187,7 @@ def create_window(request: HttpRequest, body: WindowIn) -> HttpStatus[Maintenanc
 def calendar_feed(request: HttpRequest, params: Query[CalendarParams]) -> HttpResponse:
     """The organisation's windows as iCalendar (text/calendar)."""
     org = access.get_organization_for_calendar(current_user(request), pk=params.organization)
-    body = ical.organization_feed(org)
-    return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    return ical_response(ical.organization_feed(org))
 
 
 @router.get("/maintenance-windows/{window_id}", response=responses(WindowOut))

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import authenticate
 
@@ -8,6 +10,8 @@ from buttress.audit.models import AuditEntry
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS
 from buttress.demo.loader import load_demo
 from buttress.desk.models import Reply, Ticket
+from buttress.oncall.models import Schedule
+from buttress.oncall.services import on_call
 from buttress.tenancy.models import Contact, Organization, Site
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +116,16 @@ def test_each_customer_gets_tickets_in_several_states_once():
     assert states["waiting_on_customer"] == "paused"
     assert states["resolved"] == "met"
     assert states["new"] in ("running", "warning")
+
+
+def test_the_demo_has_an_on_call_schedule_with_two_layers():
+    load_demo()
+
+    schedule = Schedule.objects.get(organization__isnull=True)
+    assert schedule.layers.count() == 2
+    # Wednesday 14 January 2026 in London: office hours are the daily layer's (its tenth day,
+    # so its second person), the evening the weekly layer's (its second week).
+    [day] = on_call(schedule, datetime(2026, 1, 14, 10, tzinfo=UTC))
+    [evening] = on_call(schedule, datetime(2026, 1, 14, 20, tzinfo=UTC))
+    assert day.email == "admin@provider.example"
+    assert evening.email == "agent@provider.example"

@@ -92,6 +92,7 @@ def test_viewer_navigation_lists_staff_areas_without_user_management(client: Cli
         "Monitors",
         "Maintenance",
         "Escalation",
+        "On call",
         "Audit log",
     ]
 

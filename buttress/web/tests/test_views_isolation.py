@@ -27,6 +27,7 @@ from buttress.escalation.services import StepSpec
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
+from buttress.oncall import services as oncall_services
 from buttress.response import services as response_services
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
@@ -49,6 +50,7 @@ UI_NAMESPACES = {
     "catalogue",
     "catalogue_portal",
     "response",
+    "oncall",
 }
 
 
@@ -69,9 +71,9 @@ def _parameters(pattern: URLPattern) -> list[str]:
     return list(pattern.pattern.regex.groupindex)
 
 
-# Pages whose link itself is the permission (signed and expiring, or a monitor's secret uuid
-# that cron jobs ping): anyone holding it may use it.
-SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping"}
+# Pages whose link itself is the permission (signed and expiring, a monitor's secret uuid
+# that cron jobs ping, a secret calendar address): anyone holding it may use it.
+SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping", "oncall:feed"}
 
 
 def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
@@ -121,6 +123,18 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     responder = UserFactory.create(role=Role.AGENT)
     assignment = response_services.assign_role(ticket, role="commander", user=responder, actor=None)
     action = response_services.add_action_item(ticket, description="Add an alert", actor=None)
+    schedule = oncall_services.create_schedule(actor=None, organization=org, name="Nights")
+    on_call = UserFactory.create(role=Role.AGENT)
+    layer = oncall_services.add_layer(
+        schedule, actor=None, name="Primary", participants=[on_call], start_date=now().date()
+    )
+    override = oncall_services.add_override(
+        schedule,
+        actor=None,
+        user=on_call,
+        starts_at=now(),
+        ends_at=now() + timedelta(hours=1),
+    )
     return {
         "escalation:policy_id": lambda: paging.pk,
         "escalation:ticket_id": lambda: ticket.pk,
@@ -146,6 +160,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "ticket_id": lambda: ticket.pk,
         "assignment_id": lambda: assignment.pk,
         "action_id": lambda: action.pk,
+        "schedule_id": lambda: schedule.pk,
+        "layer_id": lambda: layer.pk,
+        "override_id": lambda: override.pk,
     }
 
 
@@ -184,6 +201,9 @@ def test_the_walk_covers_the_object_pages():
         "response:severity",
         "response:postmortem",
         "response:convert_action",
+        "oncall:detail",
+        "oncall:layer_edit",
+        "oncall:override_delete",
     } <= names
 
 
