@@ -94,6 +94,11 @@ class _Changes:
     rules: list[routing.CompiledRule] | None = None
     silences: list[silencing.CompiledSilence] | None = None
     windows: dict[int, tuple[MaintenanceWindow, datetime] | None] = field(default_factory=dict)
+    # Known before the events are applied (see _load_known), kept current while they are.
+    firing: dict[str, Alert] = field(default_factory=dict)
+    resolved_starts: set[tuple[str, datetime | None]] = field(default_factory=set)
+    # New alerts not yet written (see _insert_pending).
+    pending: list[Alert] = field(default_factory=list)
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -278,12 +283,47 @@ def _resolve(alert: Alert, *, at: datetime, ends_at: datetime | None, changes: _
             "updated_at",
         ]
     )
+    if changes.firing.get(alert.fingerprint) is alert:
+        del changes.firing[alert.fingerprint]
+    changes.resolved_starts.add((alert.fingerprint, alert.starts_at))
     if alert.group_id is not None:
         if alert.group_id not in changes.by_pk:
             changes.by_pk[alert.group_id] = AlertGroup.objects.select_related("ticket").get(
                 pk=alert.group_id
             )
         changes.resolved[alert.group_id].append(alert)
+
+
+def _insert_pending(changes: _Changes) -> None:
+    """Write the new alerts of the delivery so far, in one statement."""
+    if changes.pending:
+        Alert.objects.bulk_create(changes.pending)
+        changes.pending = []
+
+
+def _load_known(integration: Integration, events: list[AlertEvent], changes: _Changes) -> None:
+    """What the delivery's events need to know about earlier alerts, in two queries rather
+    than two per event: the firing alert of each fingerprint, and which (fingerprint, start)
+    occurrences have already resolved."""
+    same = Alert.objects.filter(
+        organization_id=integration.organization_id,
+        integration=integration,
+        fingerprint__in={event.fingerprint for event in events},
+    )
+    changes.firing = {alert.fingerprint: alert for alert in same.filter(status=AlertStatus.FIRING)}
+    starts = {
+        event.starts_at
+        for event in events
+        if event.action == TRIGGER
+        and event.starts_at is not None
+        and event.fingerprint not in changes.firing
+    }
+    if starts:
+        changes.resolved_starts = set(
+            same.filter(status=AlertStatus.RESOLVED, starts_at__in=starts).values_list(
+                "fingerprint", "starts_at"
+            )
+        )
 
 
 # --- routing and suppression -----------------------------------------------------------------
@@ -326,19 +366,16 @@ def _apply(
     changes: _Changes,
     actor: User,
 ) -> None:
-    same = Alert.objects.filter(
-        organization_id=integration.organization_id,
-        integration=integration,
-        fingerprint=event.fingerprint,
-    )
-    active = same.filter(status=AlertStatus.FIRING).first()
+    active = changes.firing.get(event.fingerprint)
+    if active is not None and active.pk is None:
+        _insert_pending(changes)  # a second event for an alert new in this delivery
     if event.action == TRIGGER:
         if active is not None:
             _refresh(active, event, delivery)
             return
         if (
             event.starts_at is not None
-            and same.filter(status=AlertStatus.RESOLVED, starts_at=event.starts_at).exists()
+            and (event.fingerprint, event.starts_at) in changes.resolved_starts
         ):
             # A late copy of an occurrence that has already resolved (an HA peer's, or a
             # retry): the alert is over, so it changes nothing.
@@ -364,15 +401,13 @@ def _apply(
             last_delivery=delivery,
             expires_due_at=event.ends_at if event.expires else None,
         )
-        if _suppress(alert, route, changes):
-            alert.save()
-            return
-        group, opened = _open_group(integration, event, changes, actor, route)
-        alert.group, alert.incident = group, group.ticket
-        alert.save()
-        if not opened:
-            changes.new[group.pk].append(alert)
-        return
+        if not _suppress(alert, route, changes):
+            group, opened = _open_group(integration, event, changes, actor, route)
+            alert.group, alert.incident = group, group.ticket
+            if not opened:
+                changes.new[group.pk].append(alert)
+        changes.pending.append(alert)
+        changes.firing[alert.fingerprint] = alert
     if active is None:
         return  # an acknowledgement or resolution of nothing that fires: nothing to do
     if event.action == ACKNOWLEDGE:
@@ -441,8 +476,10 @@ def process_delivery(delivery: Delivery) -> int:
         # Checked when received, so only a payload stored by an older version gets here.
         batch, delivery.error = formats.Batch([]), str(exc)[:2000]
     changes = _Changes(at=delivery.received_at)
+    _load_known(integration, batch.events, changes)
     for event in batch.events:
         _apply(integration, event, delivery, changes, actor)
+    _insert_pending(changes)
     _write_timeline(changes, actor)
     delivery.processed_at = at
     delivery.process_due_at = None
