@@ -16,4 +16,5 @@ urlpatterns: list[object] = [
     path("", include("buttress.monitoring.urls")),
     path("maintenance/", include("buttress.maintenance.urls")),
     path("", include("buttress.alerts.urls")),
+    path("alerts/", include("buttress.alerts.page_urls")),
 ]

@@ -369,6 +369,15 @@ class Alert(models.Model):
     def __str__(self) -> str:
         return f"{self.status} alert {self.summary or self.fingerprint}"[:200]
 
+    def web_links(self) -> list[tuple[str, str, bool]]:
+        """(name, url, clickable) for each link, sorted by name: only http(s) URLs are links,
+        so a sender cannot plant a ``javascript:`` URL on the incident page."""
+        return [
+            (name, url, url.lower().startswith(("http://", "https://")))
+            for name, url in sorted(self.links.items())
+            if isinstance(url, str)
+        ]
+
     @property
     def is_suppressed(self) -> bool:
         return self.incident_id is None and (

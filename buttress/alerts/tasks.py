@@ -48,7 +48,11 @@ def release_alert(alert_id: int, claim: str) -> bool:
             Alert.objects.filter(pk=alert_id).values_list("integration_id", flat=True).first()
         )
         if integration_id is not None:
-            list(Integration.objects.select_for_update().filter(pk=integration_id).values("pk"))
+            list(
+                Integration.objects.select_for_update(no_key=True)
+                .filter(pk=integration_id)
+                .values("pk")
+            )
         with holding(Alert, alert_id, "suppression_due_at", claim) as alert:
             if alert is None:
                 return False

@@ -83,6 +83,7 @@ class Navigation:
                 ("Assets", "assets:list", can(user, Capability.VIEW_CMDB)),
                 ("Monitors", "monitoring:list", can(user, Capability.VIEW_CMDB)),
                 ("Maintenance", "maintenance:list", staff),
+                ("Alerts", "alerting:list", staff or customer_admin),
                 ("Audit log", "audit:list", can(user, Capability.VIEW_AUDIT)),
                 ("Users", "accounts:users", can(user, Capability.MANAGE_USERS)),
                 ("Teams", "accounts:teams", staff and can(user, Capability.MANAGE_USERS)),

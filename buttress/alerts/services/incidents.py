@@ -462,7 +462,10 @@ def process_delivery(delivery: Delivery) -> int:
     integration are applied one at a time (its row is locked), so two copies of the same
     alert arriving together still make one alert and one incident.
     """
-    integration = Integration.objects.select_for_update().get(pk=delivery.integration_id)
+    # FOR NO KEY UPDATE: it serialises processing, yet lets the endpoints go on inserting
+    # deliveries (whose foreign key takes FOR KEY SHARE on this row) while a delivery is
+    # processed; a plain FOR UPDATE would hold every incoming request until the commit.
+    integration = Integration.objects.select_for_update(no_key=True).get(pk=delivery.integration_id)
     actor = system_actor()
     at = now()
     try:

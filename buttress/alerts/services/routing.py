@@ -169,7 +169,7 @@ def create_rule(
     position: int | None = None,
 ) -> RoutingRule:
     """A new rule, last unless ``position`` puts it before others (counted from 0)."""
-    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    integration = Integration.objects.select_for_update(no_key=True).get(pk=integration.pk)
     rules = list(integration.routing_rules.order_by("position", "pk"))
     if len(rules) >= MAX_RULES:
         raise ValidationError({"name": f"An integration has at most {MAX_RULES} routing rules."})
@@ -241,7 +241,7 @@ def reorder_rules(
     integration: Integration, *, actor: User | None, order: list[int]
 ) -> list[RoutingRule]:
     """Put the rules in ``order`` (every rule id of the integration, each once)."""
-    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    integration = Integration.objects.select_for_update(no_key=True).get(pk=integration.pk)
     rules = {rule.pk: rule for rule in integration.routing_rules.all()}
     if sorted(order) != sorted(rules) or len(set(order)) != len(order):
         raise ValidationError(

@@ -16,6 +16,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from buttress.accounts.models import Role, User
+from buttress.alerts import services as alert_services
+from buttress.alerts.services import routing as alert_routing
+from buttress.alerts.services import silences as alert_silences
 from buttress.assets import services as asset_services
 from buttress.desk import services as desk_services
 from buttress.desk.services import attachments as attachment_services
@@ -41,6 +44,7 @@ UI_NAMESPACES = {
     "portal",
     "maintenance",
     "monitoring",
+    "alerting",
 }
 
 
@@ -99,6 +103,17 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     macro = macro_services.create_macro(
         actor=None, organization=org, name="Thanks", body="Thank you"
     )
+    integration = alert_services.create_integration(
+        org, actor=None, name="Prod Alertmanager", kind="alertmanager"
+    ).integration
+    routing_rule = alert_routing.create_rule(integration, actor=None, name="db hosts")
+    silence = alert_silences.create_silence(
+        org,
+        actor=None,
+        matchers=['alertname="Watchdog"'],
+        ends_at=now() + timedelta(hours=1),
+        comment="quiet",
+    )
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
@@ -120,6 +135,10 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
         "attachment_id": lambda: attachment.pk,
+        "integration_id": lambda: integration.pk,
+        "routing_rule_id": lambda: routing_rule.pk,
+        "silence_id": lambda: silence.pk,
+        "ticket_id": lambda: ticket.pk,
     }
 
 
@@ -150,6 +169,10 @@ def test_the_walk_covers_the_object_pages():
         "maintenance:detail",
         "maintenance:delete",
         "maintenance:feed",
+        "alerting:integration",
+        "alerting:rule_edit",
+        "alerting:silence_expire",
+        "alerting:incident_alerts",
     } <= names
 
 
