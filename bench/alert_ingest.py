@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import server as web
+from bench.loadgen import CpuSample, cpu_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/buttress_alert_bench"
@@ -278,6 +279,18 @@ def run_step(
     step.seconds = time.perf_counter() - start_time[0] if started.is_set() else 0.0
 
 
+def _cpu(before: CpuSample, after: CpuSample, requests: int) -> dict[str, float]:
+    """CPU milliseconds per request of the web server's processes, and of the database's
+    backends (these also serve the worker, which processes deliveries meanwhile)."""
+    web_ms = (after.server - before.server) * 1000 / requests
+    database_ms = (
+        sum(used - before.database.get(pid, 0.0) for pid, used in after.database.items())
+        * 1000
+        / requests
+    )
+    return {"web_cpu_ms": round(web_ms, 2), "database_cpu_ms": round(database_ms, 2)}
+
+
 def start_worker(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     buttress = Path(sys.executable).with_name("buttress")
     command = (
@@ -352,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     server = web.start(env=env, workers=args.workers, log_dir=log_dir, ready_path="/healthz")
     worker = start_worker(env, log_dir)
     hook = f"/hooks/alertmanager/{key}"
+    database = urlsplit(args.database_url).path.lstrip("/")
     print(
         f"server: {' '.join(server.command[1:])}; worker: buttress worker; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min) at the start",
@@ -380,12 +394,15 @@ def main(argv: list[str] | None = None) -> int:
             count = args.requests + args.warmup
             bodies = [_payload(name, index, per_request) for index in range(count)]
             step = Step(f"alertmanager c={level} x{per_request}", level, per_request)
+            before = cpu_sample(server.process.pid, database)
             run_step(server.port, step, method="POST", path=hook, bodies=bodies, warmup=args.warmup)
+            after = cpu_sample(server.process.pid, database)
             accepted = sum(n for status, n in step.statuses.items() if status == 202)
             sent[name] = count * per_request
             accepted_requests += accepted
             accepted_alerts += accepted * per_request
             base, row = baseline.row(), step.row()
+            row.update(_cpu(before, after, args.requests + args.warmup))
             row["baseline_p99_ms"] = base["p99_ms"]
             row["baseline_req_per_s"] = base["req_per_s"]
             results.append(row)
@@ -395,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"c={level:>2} x{per_request:<3} {row['req_per_s']:>7.0f} req/s "
                 f"{row['alerts_per_s']:>8.0f} alerts/s  p50 {row['p50_ms']:6.1f} ms  "
                 f"p99 {row['p99_ms']:6.1f} ms  errors {row['errors']}  |  baseline "
-                f"{base['req_per_s']:>6.0f} req/s p99 {base['p99_ms']:5.1f} ms",
+                f"{base['req_per_s']:>6.0f} req/s p99 {base['p99_ms']:5.1f} ms  |  CPU/request "
+                f"web {row['web_cpu_ms']:.1f} ms, database {row['database_cpu_ms']:.1f} ms",
                 flush=True,
             )
         print("load done; waiting for the worker to drain the deliveries ...", flush=True)
@@ -422,6 +440,20 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"target ≥{TARGET_ALERTS_PER_S:.0f} alerts/s with p99 <{TARGET_P99_MS:.0f} ms: "
         + ("met at " + ", ".join(r["name"] for r in best) if best else "not met at any step")
+    )
+    cpus = os.cpu_count() or 1
+    for row in results:
+        # What the measured CPU cost per request allows with the machine's CPUs to itself.
+        cost = row["web_cpu_ms"] + row["database_cpu_ms"]
+        row["cpu_bound_req_per_s"] = round(cpus * 1000 / cost) if cost else None
+    print(
+        "CPU-bound capacity from the measured cost per request (web + database, on "
+        f"{cpus} CPUs): "
+        + ", ".join(
+            f"{r['name']}: {r['cpu_bound_req_per_s']} req/s = "
+            f"{(r['cpu_bound_req_per_s'] or 0) * r['alerts_per_request']} alerts/s"
+            for r in results
+        )
     )
     out = args.json or ROOT / "bench" / "results" / "alert_ingest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
