@@ -101,7 +101,9 @@ def parse(text: str) -> Matcher:
 
 def _split(text: str) -> list[str]:
     """Split ``a="x,y", b=~"z"`` at the commas outside quotes."""
-    parts, current, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in text:
         if escaped:
             escaped = False

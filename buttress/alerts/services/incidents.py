@@ -537,6 +537,8 @@ def release_alert(alert: Alert) -> bool:
     """
     integration = (
         Integration.objects.select_related("organization").filter(pk=alert.integration_id).first()
+        if alert.integration_id is not None
+        else None
     )
     if alert.status != AlertStatus.FIRING or alert.incident_id is not None or integration is None:
         alert.suppression_due_at = None

@@ -75,7 +75,7 @@ def test_rotate_key_needs_post(agent_client, org):
 
 def test_a_routing_rule_is_added_from_the_form(agent_client, org):
     integration, _ = make_integration(org, "alertmanager")
-    asset = AssetFactory(organization=org, name="db01")
+    asset = AssetFactory.create(organization=org, name="db01")
 
     response = agent_client.post(
         reverse("alerting:rule_create", args=[integration.pk]),
@@ -114,7 +114,7 @@ def test_a_bad_matcher_is_shown_on_the_field(agent_client, org):
 
 def test_an_asset_of_another_organisation_is_not_a_choice(agent_client, org):
     integration, _ = make_integration(org, "alertmanager")
-    foreign = AssetFactory(organization=OrganizationFactory())
+    foreign = AssetFactory.create(organization=OrganizationFactory.create())
 
     response = agent_client.post(
         reverse("alerting:rule_create", args=[integration.pk]),
@@ -154,7 +154,7 @@ def test_editing_and_deleting_a_rule(agent_client, org):
 
 def test_a_viewer_sees_rules_but_may_not_add_one(client, org):
     integration, _ = make_integration(org, "alertmanager")
-    client.force_login(UserFactory(role="viewer"))
+    client.force_login(UserFactory.create(role="viewer"))
 
     assert client.get(reverse("alerting:integration", args=[integration.pk])).status_code == 200
     response = client.post(reverse("alerting:rule_create", args=[integration.pk]), {"name": "x"})

@@ -3,6 +3,8 @@ rules' own validation and order."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -16,14 +18,14 @@ from buttress.testing.factories import AssetFactory, OrganizationFactory
 pytestmark = pytest.mark.django_db
 
 
-def _send(key: str, *alerts: dict, group_key: str = "g1") -> None:
+def _send(key: str, *alerts: dict[str, Any], group_key: str = "g1") -> None:
     post(f"/hooks/alertmanager/{key}", group(*alerts, key=group_key))
     process_pending()
 
 
 def test_matching_rule_links_asset_and_sets_category_and_priority(org):
     integration, key = make_integration(org, "alertmanager")
-    asset = AssetFactory(organization=org)
+    asset = AssetFactory.create(organization=org)
     rule = routing.create_rule(
         integration,
         actor=None,
@@ -70,7 +72,7 @@ def test_first_matching_rule_wins(org):
 
 def test_continue_lets_later_rules_fill_what_the_first_left_unset(org):
     integration, key = make_integration(org, "alertmanager")
-    asset = AssetFactory(organization=org)
+    asset = AssetFactory.create(organization=org)
     routing.create_rule(
         integration,
         actor=None,
@@ -125,7 +127,7 @@ def test_alerts_routed_by_different_rules_do_not_share_an_incident(org):
 
 def test_a_rule_refuses_an_asset_of_another_organisation(org):
     integration, _ = make_integration(org, "alertmanager")
-    foreign = AssetFactory(organization=OrganizationFactory())
+    foreign = AssetFactory.create(organization=OrganizationFactory.create())
 
     with pytest.raises(ValidationError) as caught:
         routing.create_rule(integration, actor=None, name="x", asset=foreign.pk)

@@ -4,6 +4,7 @@ are processed once the suppression ends while they still fire."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 8, 22, 10, tzinfo=UTC)
 
 
-def _send(key: str, *alerts: dict) -> None:
+def _send(key: str, *alerts: dict[str, Any]) -> None:
     post(f"/hooks/alertmanager/{key}", group(*alerts, key="g1"))
     process_pending()
 
@@ -85,7 +86,7 @@ def test_a_silence_matching_other_labels_changes_nothing(org):
 @time_machine.travel(T0, tick=False)
 def test_a_silence_of_another_organisation_changes_nothing(org):
     _, key = make_integration(org, "alertmanager")
-    _silence(OrganizationFactory(), ['alertname="HostDown"'])
+    _silence(OrganizationFactory.create(), ['alertname="HostDown"'])
 
     _send(key, alert())
 
@@ -219,7 +220,7 @@ def _window_on(org, asset, *, minutes=60, suppress=True):
 
 def test_alert_routed_to_an_asset_in_maintenance_is_suppressed_then_released(org):
     integration, key = make_integration(org, "alertmanager")
-    asset = AssetFactory(organization=org)
+    asset = AssetFactory.create(organization=org)
     routing.create_rule(integration, actor=None, name="srv1", asset=asset)
     with time_machine.travel(T0, tick=False):
         window = _window_on(org, asset, minutes=31)
@@ -239,7 +240,7 @@ def test_alert_routed_to_an_asset_in_maintenance_is_suppressed_then_released(org
 
 def test_a_window_that_only_pauses_sla_suppresses_nothing(org):
     integration, key = make_integration(org, "alertmanager")
-    asset = AssetFactory(organization=org)
+    asset = AssetFactory.create(organization=org)
     routing.create_rule(integration, actor=None, name="srv1", asset=asset)
     with time_machine.travel(T0, tick=False):
         _window_on(org, asset, suppress=False)
@@ -250,9 +251,11 @@ def test_a_window_that_only_pauses_sla_suppresses_nothing(org):
 
 def test_a_window_on_another_asset_suppresses_nothing(org):
     integration, key = make_integration(org, "alertmanager")
-    routing.create_rule(integration, actor=None, name="srv1", asset=AssetFactory(organization=org))
+    routing.create_rule(
+        integration, actor=None, name="srv1", asset=AssetFactory.create(organization=org)
+    )
     with time_machine.travel(T0, tick=False):
-        _window_on(org, AssetFactory(organization=org))
+        _window_on(org, AssetFactory.create(organization=org))
         _send(key, alert())
 
     assert Ticket.objects.count() == 1

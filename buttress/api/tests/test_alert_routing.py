@@ -22,7 +22,7 @@ def _rules_path(integration) -> str:
 
 def test_agent_creates_lists_and_edits_routing_rules(as_agent, org):
     integration, _ = make_integration(org, "alertmanager")
-    asset = AssetFactory(organization=org)
+    asset = AssetFactory.create(organization=org)
 
     created = as_agent.post(
         _rules_path(integration),
@@ -63,7 +63,7 @@ def test_invalid_matcher_is_a_400_naming_the_field(as_agent, org):
 
 def test_rule_with_another_organisations_asset_is_a_400(as_agent, org):
     integration, _ = make_integration(org, "alertmanager")
-    foreign = AssetFactory(organization=OrganizationFactory())
+    foreign = AssetFactory.create(organization=OrganizationFactory.create())
 
     response = as_agent.post(_rules_path(integration), {"name": "x", "asset": foreign.pk})
 
@@ -98,7 +98,7 @@ def test_rule_of_another_integration_answers_404(as_agent, org):
 
 def test_viewer_reads_rules_but_may_not_change_them(org):
     integration, _ = make_integration(org, "alertmanager")
-    viewer = api_as(UserFactory(role="viewer"))
+    viewer = api_as(UserFactory.create(role="viewer"))
 
     assert viewer.get(_rules_path(integration)).status_code == 200
     assert viewer.post(_rules_path(integration), {"name": "x"}).status_code == 403
@@ -161,8 +161,8 @@ def test_invalid_silence_is_a_400_naming_the_field(as_agent, org, body, field):
 
 
 def test_silence_of_another_organisation_answers_404(org):
-    other = OrganizationFactory()
-    outsider = api_as(UserFactory(role="org_admin", organization=other))
+    other = OrganizationFactory.create()
+    outsider = api_as(UserFactory.create(role="org_admin", organization=other))
     silence = Silence.objects.create(
         organization=org,
         matchers=['a="b"'],
