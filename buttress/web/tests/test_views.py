@@ -90,6 +90,7 @@ def test_viewer_navigation_lists_staff_areas_without_user_management(client: Cli
         "Assets",
         "Monitors",
         "Maintenance",
+        "Alerts",
         "Audit log",
     ]
 
