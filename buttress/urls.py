@@ -21,4 +21,5 @@ urlpatterns: list[object] = [
     path("oncall/", include("buttress.oncall.urls")),
     path("", include("buttress.alerts.urls")),
     path("escalation/", include("buttress.escalation.urls")),
+    path("alerts/", include("buttress.alerts.page_urls")),
 ]

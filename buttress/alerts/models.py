@@ -4,6 +4,7 @@ groups that tie alerts to one incident ticket."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from django.db import models
 
@@ -143,6 +144,83 @@ class Delivery(models.Model):
         return f"delivery #{self.pk} to integration #{self.integration_id}"
 
 
+class RoutingRuleQuerySet(OrgScopedQuerySet["RoutingRule"]):
+    def enabled(self) -> RoutingRuleQuerySet:
+        return self.filter(is_enabled=True)
+
+
+class RoutingRule(models.Model):
+    """Where an integration's alerts go: label matchers and what a match sets.
+
+    Rules are tried in ``position`` order; the first that matches decides, and when it has
+    ``continue_matching`` the following matching rules fill what it left unset. Every field of
+    the action is optional: what no rule sets comes from the integration.
+    """
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=120)
+    is_enabled = models.BooleanField(default=True)
+    matchers = models.JSONField(default=list, blank=True)
+    continue_matching = models.BooleanField(default=False)
+    asset = models.ForeignKey(
+        "assets.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    category = models.CharField(max_length=120, blank=True)
+    impact = models.CharField(max_length=8, blank=True)
+    urgency = models.CharField(max_length=8, blank=True)
+    group_by = models.JSONField(default=list, blank=True)
+    group_window_minutes = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = RoutingRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["integration", "position", "id"]
+        indexes = [models.Index(fields=["integration", "position"], name="routing_rule_order_idx")]
+
+    def __str__(self) -> str:
+        return f"routing rule {self.name} of integration #{self.integration_id}"
+
+
+class SilenceQuerySet(OrgScopedQuerySet["Silence"]):
+    def active_at(self, at: datetime) -> SilenceQuerySet:
+        return self.filter(starts_at__lte=at, ends_at__gt=at)
+
+
+class Silence(models.Model):
+    """Alerts of an organisation matching ``matchers`` between ``starts_at`` and ``ends_at``
+    are recorded but open, join and trigger nothing. Expiring one sets ``ends_at`` to now."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    matchers = models.JSONField(default=list)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    comment = models.TextField()
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = SilenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-ends_at", "-id"]
+        indexes = [models.Index(fields=["organization", "ends_at"], name="silence_org_ends_idx")]
+
+    def __str__(self) -> str:
+        return f"silence #{self.pk} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+
 class AlertStatus(models.TextChoices):
     FIRING = "firing", "Firing"
     RESOLVED = "resolved", "Resolved"
@@ -237,6 +315,29 @@ class Alert(models.Model):
         Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     times_seen = models.PositiveIntegerField(default=1)
+    # The sender's own group (Alertmanager's groupKey), kept for an alert that joins its
+    # incident later, after a silence or maintenance window.
+    group_key = models.TextField(blank=True)
+    routing_rule = models.ForeignKey(
+        RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asset = models.ForeignKey(
+        "assets.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Suppressed: recorded but in no incident, because of a silence or a maintenance window.
+    silence = models.ForeignKey(
+        Silence, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    maintenance_window = models.ForeignKey(
+        "maintenance.MaintenanceWindow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # When the suppression ends: the timer that looks at the alert again if it still fires.
+    suppressed_until = models.DateTimeField(null=True, blank=True)
+    suppression_due_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     # Alerts sent without endsAt resolve on their own unless re-sent before this (the timer).
@@ -255,6 +356,7 @@ class Alert(models.Model):
             models.Index(fields=["incident", "-created_at", "-id"], name="alert_incident_idx"),
             models.Index(fields=["group", "status"], name="alert_group_idx"),
             models.Index(fields=["expires_due_at"], name="alert_expires_idx"),
+            models.Index(fields=["suppression_due_at"], name="alert_suppression_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -266,3 +368,18 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} alert {self.summary or self.fingerprint}"[:200]
+
+    def web_links(self) -> list[tuple[str, str, bool]]:
+        """(name, url, clickable) for each link, sorted by name: only http(s) URLs are links,
+        so a sender cannot plant a ``javascript:`` URL on the incident page."""
+        return [
+            (name, url, url.lower().startswith(("http://", "https://")))
+            for name, url in sorted(self.links.items())
+            if isinstance(url, str)
+        ]
+
+    @property
+    def is_suppressed(self) -> bool:
+        return self.incident_id is None and (
+            self.silence_id is not None or self.maintenance_window_id is not None
+        )

@@ -10,7 +10,7 @@ from django.tasks import task
 from django_tasks_db.backend import DatabaseBackend
 
 from buttress.alerts import services
-from buttress.alerts.models import Alert, Delivery
+from buttress.alerts.models import Alert, Delivery, Integration
 from buttress.scheduler.claims import holding
 
 
@@ -37,6 +37,27 @@ def expire_alert(alert_id: int, claim: str) -> bool:
             return False
         services.expire_alert(alert)
         return True
+
+
+@task()
+def release_alert(alert_id: int, claim: str) -> bool:
+    """The silence or maintenance window holding the alert back has ended: process it."""
+    with transaction.atomic():
+        # The integration first, in the order a delivery locks them, so the two never deadlock.
+        integration_id = (
+            Alert.objects.filter(pk=alert_id).values_list("integration_id", flat=True).first()
+        )
+        if integration_id is not None:
+            list(
+                Integration.objects.select_for_update(no_key=True)
+                .filter(pk=integration_id)
+                .values("pk")
+            )
+        with holding(Alert, alert_id, "suppression_due_at", claim) as alert:
+            if alert is None:
+                return False
+            services.release_alert(alert)
+            return True
 
 
 def enqueue_processing(delivery: Delivery) -> None:

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from buttress.alerts.models import Alert, Delivery
-from buttress.alerts.tasks import expire_alert, process_delivery
+from buttress.alerts.tasks import expire_alert, process_delivery, release_alert
 from buttress.scheduler.registry import Timer, register
 
 # Normally the task queued with the delivery processes it; this catches a lost one.
@@ -11,3 +11,4 @@ register(
     )
 )
 register(Timer("alerts.expire", Alert, "expires_due_at", expire_alert))
+register(Timer("alerts.suppression", Alert, "suppression_due_at", release_alert))

@@ -300,6 +300,22 @@ def active_for_assets(
     )
 
 
+def window_on_assets(
+    asset_ids: Iterable[int], at: datetime, *, effect: str
+) -> tuple[MaintenanceWindow, datetime] | None:
+    """The first window with ``effect`` on at ``at`` covering one of these assets, and the end
+    of its current occurrence; None when none is on."""
+    for window in _windows_on_assets(asset_ids, at, at + INSTANT, effect):
+        try:
+            spans = window.occurrences(at, at + INSTANT)
+        except engine.TooManyOccurrences:
+            logger.warning("maintenance window %s: too many occurrences to expand", window.pk)
+            continue
+        if spans:
+            return window, max(finish for _, finish in spans)
+    return None
+
+
 def intervals_for_assets(
     asset_ids: Iterable[int], start: datetime, end: datetime, *, effect: str = Effect.PAUSE_SLA
 ) -> list[engine.Interval]:

@@ -86,6 +86,7 @@ class Navigation:
                 ("Maintenance", "maintenance:list", staff),
                 ("Escalation", "escalation:policy_list", staff),
                 ("On call", "oncall:list", staff),
+                ("Alerts", "alerting:list", staff or customer_admin),
                 ("Audit log", "audit:list", can(user, Capability.VIEW_AUDIT)),
                 ("Users", "accounts:users", can(user, Capability.MANAGE_USERS)),
                 ("Teams", "accounts:teams", staff and can(user, Capability.MANAGE_USERS)),

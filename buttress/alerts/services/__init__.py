@@ -11,6 +11,7 @@ from buttress.alerts.services.incidents import (
     note_failure,
     parse_for,
     process_delivery,
+    release_alert,
     system_actor,
 )
 from buttress.alerts.services.ingest import RateLimited, record_delivery, take_slot
@@ -35,6 +36,7 @@ __all__ = [
     "parse_for",
     "process_delivery",
     "record_delivery",
+    "release_alert",
     "rotate_key",
     "system_actor",
     "take_slot",

@@ -26,9 +26,13 @@ from buttress.alerts.models import (
     Integration,
     IntegrationKind,
 )
+from buttress.alerts.services import routing
+from buttress.alerts.services import silences as silencing
 from buttress.desk import services as desk
 from buttress.desk.models import DONE_STATUSES, Level, Source, Status, Ticket, TicketType
 from buttress.lib.timeutil import now
+from buttress.maintenance import services as maintenance
+from buttress.maintenance.models import Effect, MaintenanceWindow
 
 SYSTEM_ACTOR_LABEL = "alert-ingestion"
 # A note lists at most this many alerts; a flood's note says how many more there were.
@@ -85,6 +89,16 @@ class _Changes:
     resolved: dict[int, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     acknowledged: dict[int, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     by_pk: dict[int, AlertGroup] = field(default_factory=dict)
+    # Looked up once per delivery: the integration's rules, the organisation's silences, and
+    # the maintenance window (with its end) on each routed asset.
+    rules: list[routing.CompiledRule] | None = None
+    silences: list[silencing.CompiledSilence] | None = None
+    windows: dict[int, tuple[MaintenanceWindow, datetime] | None] = field(default_factory=dict)
+    # Known before the events are applied (see _load_known), kept current while they are.
+    firing: dict[str, Alert] = field(default_factory=dict)
+    resolved_starts: set[tuple[str, datetime | None]] = field(default_factory=set)
+    # New alerts not yet written (see _insert_pending).
+    pending: list[Alert] = field(default_factory=list)
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -110,7 +124,9 @@ def _describe(alert: Alert) -> list[str]:
     return lines
 
 
-def _description(integration: Integration, group: str, alert: AlertEvent) -> str:
+def _description(
+    integration: Integration, group: str, alert: AlertEvent, route: routing.Route
+) -> str:
     lines = [
         f"Opened by alert integration {integration.name!r} ({integration.get_kind_display()}).",
         f"Group: {group}",
@@ -120,6 +136,8 @@ def _description(integration: Integration, group: str, alert: AlertEvent) -> str
     ]
     if alert.starts_at is not None:
         lines.append(f"Started: {alert.starts_at.isoformat()}")
+    if route.rule is not None:
+        lines.append(f"Routing rule: {route.rule.name}")
     lines += ["", "Labels:"]
     lines += [f"  {k}={v}" for k, v in sorted(alert.labels.items())] or ["  (none)"]
     if alert.annotations:
@@ -143,20 +161,26 @@ def _note(title: str, alerts: list[Alert]) -> str:
 # --- groups ----------------------------------------------------------------------------------
 
 
-def _group_key(integration: Integration, event: AlertEvent) -> tuple[str, timedelta | None]:
+def _group_key(
+    integration: Integration, event: AlertEvent, route: routing.Route
+) -> tuple[str, timedelta | None]:
     """The group an alert belongs to and how long a quiet group keeps taking alerts.
 
-    A sender's own group key (Alertmanager's groupKey) is used as it is, with no window: it
-    names one group for as long as its incident is open. Otherwise the values of the
-    integration's group labels (default: alertname) form the key, within its window.
+    A routing rule's group labels come first. Else a sender's own group key (Alertmanager's
+    groupKey) is used as it is, with no window: it names one group for as long as its incident
+    is open. Otherwise the values of the integration's group labels (default: alertname) form
+    the key, within its window (or the rule's). Alerts routed by different rules never share
+    a group, since a rule decides the incident's asset and priority.
     """
-    if event.group_key:
-        return f"group:{event.group_key}", None
-    names = integration.group_by or ["alertname"]
+    prefix = f"route:{route.rule.pk}|" if route.rule is not None else ""
+    window = route.group_window or timedelta(minutes=integration.group_window_minutes)
+    if event.group_key and not route.group_by:
+        return f"{prefix}group:{event.group_key}", None
+    names = route.group_by or integration.group_by or ["alertname"]
     values = [f"{name}={event.labels.get(name, '')}" for name in names]
     if all(not event.labels.get(name) for name in names):
         values = [f"name={event.name}"]
-    return "labels:" + ",".join(values), timedelta(minutes=integration.group_window_minutes)
+    return prefix + "labels:" + ",".join(values), window
 
 
 def _accepts(group: AlertGroup, window: timedelta | None, at: datetime) -> bool:
@@ -167,10 +191,14 @@ def _accepts(group: AlertGroup, window: timedelta | None, at: datetime) -> bool:
 
 
 def _open_group(
-    integration: Integration, event: AlertEvent, changes: _Changes, actor: User
+    integration: Integration,
+    event: AlertEvent,
+    changes: _Changes,
+    actor: User,
+    route: routing.Route,
 ) -> tuple[AlertGroup, bool]:
     """The open group for the event, or a new one with its incident; True when new."""
-    key, window = _group_key(integration, event)
+    key, window = _group_key(integration, event, route)
     key_hash = formats.group_hash(key)
     at = changes.at
     cached = changes.groups.get(key_hash)
@@ -192,11 +220,13 @@ def _open_group(
             integration.organization,
             actor=actor,
             subject=_subject(event),
-            description=_description(integration, key, event),
+            description=_description(integration, key, event, route),
             type=TicketType.INCIDENT,
             source=Source.ALERT,
-            impact=impact,
-            urgency=urgency,
+            impact=route.impact or impact,
+            urgency=route.urgency or urgency,
+            category=route.category,
+            assets=[route.asset] if route.asset is not None else [],
             tags=["alert", integration.kind],
         )
         group = AlertGroup.objects.create(
@@ -241,14 +271,92 @@ def _resolve(alert: Alert, *, at: datetime, ends_at: datetime | None, changes: _
     alert.ends_at = ends_at or at
     alert.resolved_at = at
     alert.expires_due_at = None
+    alert.suppression_due_at = None
     alert.updated_at = now()
-    alert.save(update_fields=["status", "ends_at", "resolved_at", "expires_due_at", "updated_at"])
+    alert.save(
+        update_fields=[
+            "status",
+            "ends_at",
+            "resolved_at",
+            "expires_due_at",
+            "suppression_due_at",
+            "updated_at",
+        ]
+    )
+    if changes.firing.get(alert.fingerprint) is alert:
+        del changes.firing[alert.fingerprint]
+    changes.resolved_starts.add((alert.fingerprint, alert.starts_at))
     if alert.group_id is not None:
         if alert.group_id not in changes.by_pk:
             changes.by_pk[alert.group_id] = AlertGroup.objects.select_related("ticket").get(
                 pk=alert.group_id
             )
         changes.resolved[alert.group_id].append(alert)
+
+
+def _insert_pending(changes: _Changes) -> None:
+    """Write the new alerts of the delivery so far, in one statement."""
+    if changes.pending:
+        Alert.objects.bulk_create(changes.pending)
+        changes.pending = []
+
+
+def _load_known(integration: Integration, events: list[AlertEvent], changes: _Changes) -> None:
+    """What the delivery's events need to know about earlier alerts, in two queries rather
+    than two per event: the firing alert of each fingerprint, and which (fingerprint, start)
+    occurrences have already resolved."""
+    same = Alert.objects.filter(
+        organization_id=integration.organization_id,
+        integration=integration,
+        fingerprint__in={event.fingerprint for event in events},
+    )
+    changes.firing = {alert.fingerprint: alert for alert in same.filter(status=AlertStatus.FIRING)}
+    starts = {
+        event.starts_at
+        for event in events
+        if event.action == TRIGGER
+        and event.starts_at is not None
+        and event.fingerprint not in changes.firing
+    }
+    if starts:
+        changes.resolved_starts = set(
+            same.filter(status=AlertStatus.RESOLVED, starts_at__in=starts).values_list(
+                "fingerprint", "starts_at"
+            )
+        )
+
+
+# --- routing and suppression -----------------------------------------------------------------
+
+
+def _route(integration: Integration, labels: dict[str, Any], changes: _Changes) -> routing.Route:
+    if changes.rules is None:
+        changes.rules = routing.compile_rules(integration)
+    return routing.route(changes.rules, labels)
+
+
+def _suppress(alert: Alert, route: routing.Route, changes: _Changes) -> bool:
+    """Mark the (unsaved) alert with the silence or suppressing maintenance window that holds
+    it back at ``changes.at``, and when that ends; False when nothing does."""
+    if changes.silences is None:
+        changes.silences = silencing.active_silences(alert.organization_id, changes.at)
+    silence = silencing.silence_for(changes.silences, alert.labels)
+    if silence is not None:
+        alert.silence, alert.maintenance_window = silence, None
+        alert.suppressed_until = alert.suppression_due_at = silence.ends_at
+        return True
+    if route.asset is not None:
+        if route.asset.pk not in changes.windows:
+            changes.windows[route.asset.pk] = maintenance.window_on_assets(
+                [route.asset.pk], changes.at, effect=Effect.SUPPRESS_ALERTS
+            )
+        found = changes.windows[route.asset.pk]
+        if found is not None:
+            alert.maintenance_window, alert.silence = found[0], None
+            alert.suppressed_until = alert.suppression_due_at = found[1]
+            return True
+    alert.suppression_due_at = None
+    return False
 
 
 def _apply(
@@ -258,25 +366,22 @@ def _apply(
     changes: _Changes,
     actor: User,
 ) -> None:
-    same = Alert.objects.filter(
-        organization_id=integration.organization_id,
-        integration=integration,
-        fingerprint=event.fingerprint,
-    )
-    active = same.filter(status=AlertStatus.FIRING).first()
+    active = changes.firing.get(event.fingerprint)
+    if active is not None and active.pk is None:
+        _insert_pending(changes)  # a second event for an alert new in this delivery
     if event.action == TRIGGER:
         if active is not None:
             _refresh(active, event, delivery)
             return
         if (
             event.starts_at is not None
-            and same.filter(status=AlertStatus.RESOLVED, starts_at=event.starts_at).exists()
+            and (event.fingerprint, event.starts_at) in changes.resolved_starts
         ):
             # A late copy of an occurrence that has already resolved (an HA peer's, or a
             # retry): the alert is over, so it changes nothing.
             return
-        group, opened = _open_group(integration, event, changes, actor)
-        alert = Alert.objects.create(
+        route = _route(integration, event.labels, changes)
+        alert = Alert(
             organization_id=integration.organization_id,
             integration=integration,
             fingerprint=event.fingerprint,
@@ -289,15 +394,20 @@ def _apply(
             ends_at=event.ends_at,
             links=event.links,
             details=event.details,
-            group=group,
-            incident=group.ticket,
+            group_key=event.group_key,
+            routing_rule=route.rule,
+            asset=route.asset,
             first_delivery=delivery,
             last_delivery=delivery,
             expires_due_at=event.ends_at if event.expires else None,
         )
-        if not opened:
-            changes.new[group.pk].append(alert)
-        return
+        if not _suppress(alert, route, changes):
+            group, opened = _open_group(integration, event, changes, actor, route)
+            alert.group, alert.incident = group, group.ticket
+            if not opened:
+                changes.new[group.pk].append(alert)
+        changes.pending.append(alert)
+        changes.firing[alert.fingerprint] = alert
     if active is None:
         return  # an acknowledgement or resolution of nothing that fires: nothing to do
     if event.action == ACKNOWLEDGE:
@@ -352,7 +462,10 @@ def process_delivery(delivery: Delivery) -> int:
     integration are applied one at a time (its row is locked), so two copies of the same
     alert arriving together still make one alert and one incident.
     """
-    integration = Integration.objects.select_for_update().get(pk=delivery.integration_id)
+    # FOR NO KEY UPDATE: it serialises processing, yet lets the endpoints go on inserting
+    # deliveries (whose foreign key takes FOR KEY SHARE on this row) while a delivery is
+    # processed; a plain FOR UPDATE would hold every incoming request until the commit.
+    integration = Integration.objects.select_for_update(no_key=True).get(pk=delivery.integration_id)
     actor = system_actor()
     at = now()
     try:
@@ -366,8 +479,10 @@ def process_delivery(delivery: Delivery) -> int:
         # Checked when received, so only a payload stored by an older version gets here.
         batch, delivery.error = formats.Batch([]), str(exc)[:2000]
     changes = _Changes(at=delivery.received_at)
+    _load_known(integration, batch.events, changes)
     for event in batch.events:
         _apply(integration, event, delivery, changes, actor)
+    _insert_pending(changes)
     _write_timeline(changes, actor)
     delivery.processed_at = at
     delivery.process_due_at = None
@@ -392,6 +507,58 @@ def note_failure(delivery_id: int, claim: datetime, error: str) -> None:
         delivery.process_due_at = None
         delivery.processed_at = now()
     delivery.save(update_fields=["attempts", "error", "process_due_at", "processed_at"])
+
+
+def _event_of(alert: Alert) -> AlertEvent:
+    return AlertEvent(
+        fingerprint=alert.fingerprint,
+        action=TRIGGER,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        summary=alert.summary,
+        severity=alert.severity,
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        links=alert.links,
+        details=alert.details,
+        group_key=alert.group_key,
+    )
+
+
+@transaction.atomic
+def release_alert(alert: Alert) -> bool:
+    """Look again at an alert held back by a silence or maintenance window whose time is up:
+    if it still fires and nothing else holds it back, route it and open or join its incident.
+    True when it joined an incident.
+
+    Call while holding the lock on the alert's integration row (taken first, as a delivery
+    does, so this and a delivery of the same alert take turns) and then the alert's
+    suppression claim; the timer task does both.
+    """
+    integration = (
+        Integration.objects.select_related("organization").filter(pk=alert.integration_id).first()
+        if alert.integration_id is not None
+        else None
+    )
+    if alert.status != AlertStatus.FIRING or alert.incident_id is not None or integration is None:
+        alert.suppression_due_at = None
+        alert.save(update_fields=["suppression_due_at"])
+        return False
+    changes = _Changes(at=now())
+    route = _route(integration, alert.labels, changes)
+    alert.routing_rule, alert.asset = route.rule, route.asset
+    alert.updated_at = changes.at
+    if _suppress(alert, route, changes):
+        alert.save()
+        return False
+    actor = system_actor()
+    group, opened = _open_group(integration, _event_of(alert), changes, actor, route)
+    alert.group, alert.incident = group, group.ticket
+    alert.save()
+    if not opened:
+        changes.new[group.pk].append(alert)
+    _write_timeline(changes, actor)
+    return True
 
 
 @transaction.atomic

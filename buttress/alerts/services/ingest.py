@@ -61,7 +61,9 @@ def take_slot(integration: Integration, *, at: datetime) -> None:
     raise RateLimited(window + WINDOW - at)
 
 
-@transaction.atomic
+# No savepoint: the endpoint calls this inside its own transaction (with the task it queues),
+# and a savepoint would cost each request two more round trips for nothing.
+@transaction.atomic(savepoint=False)
 def record_delivery(
     integration: Integration,
     *,

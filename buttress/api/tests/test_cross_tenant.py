@@ -22,7 +22,7 @@ from django.test import Client
 
 from buttress.accounts import services as accounts
 from buttress.accounts.models import ApiToken, Role, Team, User, UserSession
-from buttress.alerts.models import Integration
+from buttress.alerts.models import Integration, RoutingRule, Silence
 from buttress.api.tests.conftest import ApiClient, api_as
 from buttress.api.v1 import api
 from buttress.assets import services as asset_services
@@ -151,6 +151,30 @@ def _integration_of(tenant: Tenant) -> int:
         },
     )
     return integration.pk
+
+
+def _routing_rule_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    rule, _ = RoutingRule.objects.get_or_create(
+        organization=tenant.org,
+        integration_id=_integration_of(tenant),
+        defaults={"name": f"{tenant.org.name} route", "matchers": ['team="ops"']},
+    )
+    return rule.pk
+
+
+def _silence_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    silence, _ = Silence.objects.get_or_create(
+        organization=tenant.org,
+        defaults={
+            "matchers": ['alertname="Watchdog"'],
+            "starts_at": now(),
+            "ends_at": now() + timedelta(days=1),
+            "comment": f"{tenant.org.name} silence",
+        },
+    )
+    return silence.pk
 
 
 def _monitor_of(tenant: Tenant) -> int:
@@ -320,6 +344,8 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "macro_id": _macro_of,
     "attachment_id": _attachment_of,
     "integration_id": _integration_of,
+    "routing_rule_id": _routing_rule_of,
+    "silence_id": _silence_of,
     "monitor_id": _monitor_of,
     "window_id": _window_of,
     "escalation_policy_id": _escalation_policy_of,

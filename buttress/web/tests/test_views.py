@@ -93,6 +93,7 @@ def test_viewer_navigation_lists_staff_areas_without_user_management(client: Cli
         "Maintenance",
         "Escalation",
         "On call",
+        "Alerts",
         "Audit log",
     ]
 

@@ -16,6 +16,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from buttress.accounts.models import Role, User
+from buttress.alerts import services as alert_services
+from buttress.alerts.services import routing as alert_routing
+from buttress.alerts.services import silences as alert_silences
 from buttress.assets import services as asset_services
 from buttress.catalogue import services as catalogue_services
 from buttress.desk import services as desk_services
@@ -51,6 +54,7 @@ UI_NAMESPACES = {
     "catalogue_portal",
     "response",
     "oncall",
+    "alerting",
 }
 
 
@@ -109,6 +113,17 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     macro = macro_services.create_macro(
         actor=None, organization=org, name="Thanks", body="Thank you"
     )
+    integration = alert_services.create_integration(
+        org, actor=None, name="Prod Alertmanager", kind="alertmanager"
+    ).integration
+    routing_rule = alert_routing.create_rule(integration, actor=None, name="db hosts")
+    silence = alert_silences.create_silence(
+        org,
+        actor=None,
+        matchers=['alertname="Watchdog"'],
+        ends_at=now() + timedelta(hours=1),
+        comment="quiet",
+    )
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
@@ -163,6 +178,9 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "schedule_id": lambda: schedule.pk,
         "layer_id": lambda: layer.pk,
         "override_id": lambda: override.pk,
+        "integration_id": lambda: integration.pk,
+        "routing_rule_id": lambda: routing_rule.pk,
+        "silence_id": lambda: silence.pk,
     }
 
 
@@ -204,6 +222,10 @@ def test_the_walk_covers_the_object_pages():
         "oncall:detail",
         "oncall:layer_edit",
         "oncall:override_delete",
+        "alerting:integration",
+        "alerting:rule_edit",
+        "alerting:silence_expire",
+        "alerting:incident_alerts",
     } <= names
 
 
