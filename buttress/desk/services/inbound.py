@@ -671,6 +671,7 @@ def _to_alerts(
     address: str,
 ) -> Outcome:
     from buttress.alerts import services as alerts
+    from buttress.alerts.formats import PayloadError
     from buttress.alerts.tasks import enqueue_processing
 
     decision.note(f"addressed to alert integration {integration.name!r}")
@@ -686,6 +687,10 @@ def _to_alerts(
             "text": _text_body(message)[:4096],
         }
     )
+    try:
+        alerts.parse_for(integration, json.loads(body), received_at=mail.received_at)
+    except PayloadError as exc:
+        return _quarantine(mail, decision, f"not an alert: {exc}")
     try:
         delivery = alerts.record_delivery(
             integration, body=body, content_type="message/rfc822", at=mail.received_at
