@@ -28,16 +28,16 @@ from buttress.sla import clocks
 from buttress.tenancy.models import Contact
 
 
-def _domain() -> str:
+def domain() -> str:
     return urlparse(settings.BASE_URL).hostname or "localhost"
 
 
 def thread_id(ticket: Ticket) -> str:
-    return f"<ticket-{ticket.number}@{_domain()}>"
+    return f"<ticket-{ticket.number}@{domain()}>"
 
 
 def reply_message_id(reply: Reply) -> str:
-    return f"<reply-{reply.pk}.{reply.ticket.number}@{_domain()}>"
+    return f"<reply-{reply.pk}.{reply.ticket.number}@{domain()}>"
 
 
 TOKEN_RE = re.compile(r"\+t(\d{1,18})-([0-9a-f]{20})@", re.IGNORECASE)

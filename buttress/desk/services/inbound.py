@@ -562,18 +562,18 @@ def _thread(
         for mid in ids:
             ticket = known.get(mid)
             if ticket is None:
-                number = THREAD_RE.fullmatch(mid)
-                if number is not None and number.group(2) == desk_mail._domain():
-                    ticket = Ticket.objects.filter(number=int(number.group(1))).first()
+                root = THREAD_RE.fullmatch(mid)
+                if root is not None and root.group(2) == desk_mail.domain():
+                    ticket = Ticket.objects.filter(number=int(root.group(1))).first()
             found = accept(ticket, f"In-Reply-To/References names {mid}")
             if found is not None:
                 return found
         if not any(mid in known for mid in ids):
             decision.note("no In-Reply-To/References Message-ID belongs to a ticket")
-    for number in REFERENCE_RE.findall(subject):
+    for tag in REFERENCE_RE.findall(subject):
         found = accept(
-            Ticket.objects.filter(number=int(number)).first(),
-            f"the subject carries [{REFERENCE_PREFIX}{number}]",
+            Ticket.objects.filter(number=int(tag)).first(),
+            f"the subject carries [{REFERENCE_PREFIX}{tag}]",
         )
         if found is not None:
             return found

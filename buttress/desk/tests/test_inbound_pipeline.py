@@ -7,6 +7,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core import mail as outbox
 from django.test import override_settings
 
@@ -355,7 +356,7 @@ def test_discarding_keeps_the_record_and_drops_the_content(dana, agent):
     kept.refresh_from_db()
     assert kept.status == InboundStatus.DISCARDED
     assert bytes(kept.raw) == b""
-    with pytest.raises(inbound.ValidationError):
+    with pytest.raises(ValidationError):
         inbound.retry(kept, actor=agent)
 
 

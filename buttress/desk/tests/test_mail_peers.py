@@ -35,7 +35,7 @@ DOVECOT = shutil.which("dovecot") or (
     "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
 )
 SWAKS = shutil.which("swaks")
-PASSWORD = "s3cret-imap"  # noqa: S105 - the throwaway test server's password
+PASSWORD = "s3cret-imap"
 
 
 def _require(binary: str | None, package: str) -> str:
