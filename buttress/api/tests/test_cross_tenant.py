@@ -28,7 +28,15 @@ from buttress.api.v1 import api
 from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
-from buttress.desk.models import Attachment, Macro, SavedView, Ticket
+from buttress.desk.models import (
+    Attachment,
+    InboundMail,
+    InboundStatus,
+    Macro,
+    Mailbox,
+    SavedView,
+    Ticket,
+)
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
@@ -207,6 +215,28 @@ def _window_of(tenant: Tenant) -> int:
     return window.pk
 
 
+def _inbound_mail_of(tenant: Tenant) -> int:
+    received, _ = InboundMail.objects.get_or_create(
+        message_id=f"<{tenant.org.slug}@mail.example>",
+        defaults={
+            "sender": f"someone@{tenant.org.slug}.example",
+            "subject": f"{tenant.org.name} secret",
+            "status": InboundStatus.QUARANTINED,
+            "reason": "test",
+            "organization": tenant.org,
+            "raw": f"From: someone@{tenant.org.slug}.example\r\n\r\nsecret".encode(),
+        },
+    )
+    return received.pk
+
+
+def _mailbox_of(tenant: Tenant) -> int:
+    mailbox, _ = Mailbox.objects.get_or_create(
+        name="shared", defaults={"host": "imap.example", "username": "desk"}
+    )
+    return mailbox.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -229,12 +259,14 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "integration_id": _integration_of,
     "monitor_id": _monitor_of,
     "window_id": _window_of,
+    "mail_id": _inbound_mail_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their
 # endpoints are still called, but only checked for not leaking B's data and for not failing.
 SHARED_PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "team_id": lambda t: t.team.pk,
+    "mailbox_id": _mailbox_of,
 }
 
 

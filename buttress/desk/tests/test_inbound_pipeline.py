@@ -7,8 +7,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core import mail as outbox
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from buttress.alerts.models import Alert, AlertStatus

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from buttress.accounts.models import Role, User
 from buttress.assets import services as asset_services
 from buttress.desk import services as desk_services
+from buttress.desk.models import InboundMail, InboundStatus
 from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
@@ -102,6 +103,14 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
+    received = InboundMail.objects.create(
+        message_id="<isolation@acme.example>",
+        sender="dana@acme.example",
+        status=InboundStatus.QUARANTINED,
+        organization=org,
+        ticket=ticket,
+        raw=b"From: dana@acme.example\r\n\r\nhello",
+    )
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
         "desk:pk": lambda: ticket.pk,
@@ -120,6 +129,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "view_id": lambda: view.pk,
         "macro_id": lambda: macro.pk,
         "attachment_id": lambda: attachment.pk,
+        "mail_id": lambda: received.pk,
     }
 
 
