@@ -87,12 +87,11 @@ def list_inbound_mail(
 
 
 @router.get("/inbound-mail/{mail_id}", response=responses(InboundMailDetail))
-def get_inbound_mail(request: HttpRequest, mail_id: int) -> dict[str, Any]:
+def get_inbound_mail(request: HttpRequest, mail_id: int) -> InboundMail:
     received = get_inbound_mail_for(current_user(request), mail_id)
-    data = InboundMailOut.from_orm(received).dict()
-    data["headers"] = inbound.headers_of(received)
-    data["text"] = inbound.safe_text_of(received)
-    return data
+    received.headers = inbound.headers_of(received)  # type: ignore[attr-defined]
+    received.text = inbound.safe_text_of(received)  # type: ignore[attr-defined]
+    return received
 
 
 @router.post("/inbound-mail/{mail_id}/retry", response=responses(RetryOut))
