@@ -23,8 +23,6 @@ retried (:func:`retry`) or discarded (:func:`discard`), and is never dropped.
 
 from __future__ import annotations
 
-import hashlib
-import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -32,12 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser, BytesParser
-from email.utils import getaddresses, parseaddr
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from functools import partial
 from typing import TYPE_CHECKING
 
-import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -61,6 +58,7 @@ from buttress.desk.services.attachments import MAX_FILES, attach, max_bytes
 from buttress.desk.services.conversation import MAX_BODY, add_reply
 from buttress.desk.services.tickets import create_ticket
 from buttress.desk.tasks import send_over_limit_notice
+from buttress.lib import mailparse
 from buttress.lib.timeutil import now
 from buttress.tenancy import services as tenancy
 from buttress.tenancy.models import Contact, Organization
@@ -75,18 +73,7 @@ DEFAULT_SENDER_LIMIT_PER_HOUR = 60
 PROCESS_LEASE = timedelta(minutes=2)
 REFERENCE_RE = re.compile(r"\[" + re.escape(REFERENCE_PREFIX) + r"(\d{1,18})\]", re.IGNORECASE)
 THREAD_RE = re.compile(r"<ticket-(\d{1,18})@([^>]+)>")
-MSGID_RE = re.compile(r"<[^<>\s]{1,250}>")
 ALERT_KEY_RE = re.compile(r"\+([a-z0-9]{42})@", re.IGNORECASE)
-# Lines from which on the rest of a reply is the quoted earlier message.
-QUOTE_MARKERS = (
-    re.compile(r"^On .{1,200} wrote:\s*$"),
-    re.compile(r"^-{2,}\s*Original Message\s*-{2,}", re.IGNORECASE),
-    re.compile(r"^From: .+"),
-)
-BLOCK_END_RE = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]*>", re.IGNORECASE)
-AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
-AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Response")
-BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 
 class MessageTooLarge(ValidationError):
@@ -136,70 +123,6 @@ def mail_actor() -> User:
 # --- reading a message -----------------------------------------------------------------------
 
 
-def _parse(raw: bytes) -> EmailMessage:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def _header(message: Message, name: str) -> str:
-    """A header as text; a header the parser cannot decode counts as empty."""
-    try:
-        value = message.get(name)
-    except (ValueError, LookupError, IndexError, TypeError):
-        return ""
-    return " ".join(str(value or "").replace("\x00", "").split())
-
-
-def _decode(part: Message) -> str:
-    """A text part as text, whatever charset it claims: the declared one, else UTF-8, else
-    Windows-1252 (which decodes any byte)."""
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        return ""
-    declared = part.get_content_charset() or "utf-8"
-    for charset in (declared, "utf-8"):
-        try:
-            return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("cp1252", errors="replace")
-
-
-def html_to_text(markup: str) -> str:
-    """The text of an HTML body: scripts, styles and every tag removed (nh3), blocks on their
-    own lines, entities decoded. Kept as plain text, shown escaped."""
-    spaced = BLOCK_END_RE.sub("\n", markup)
-    cleaned = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
-    lines = (" ".join(line.split()) for line in html.unescape(cleaned).splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _text_body(message: EmailMessage) -> str:
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-    except (KeyError, ValueError, LookupError):
-        part = None
-    if part is None:
-        return ""
-    text = _decode(part)
-    if part.get_content_subtype() == "html":
-        text = html_to_text(text)
-    return text.replace("\x00", "").replace("\r\n", "\n").strip()
-
-
-def strip_quoted(text: str) -> str:
-    """The new part of a reply: up to the first quote marker, without ``>`` lines."""
-    kept: list[str] = []
-    for line in text.splitlines():
-        if any(marker.match(line.strip()) for marker in QUOTE_MARKERS):
-            break
-        if line.startswith(">"):
-            continue
-        kept.append(line)
-    return "\n".join(kept).strip() or text.strip()
-
-
 def _files(message: EmailMessage) -> tuple[list[SimpleUploadedFile], list[str]]:
     """(files to keep, "name (size)" of each file left out for its size or number)."""
     files: list[SimpleUploadedFile] = []
@@ -219,75 +142,12 @@ def _files(message: EmailMessage) -> tuple[list[SimpleUploadedFile], list[str]]:
     return files, left_out
 
 
-def _sender(message: Message) -> tuple[str, str]:
-    name, address = parseaddr(_header(message, "From"))
-    return name.strip(), address.strip().lower()
-
-
-def _subject(message: Message) -> str:
-    return _header(message, "Subject")[:250]
-
-
-def _addresses(message: Message, recipients: Sequence[str]) -> list[str]:
-    values = [_header(message, name) for name in ("To", "Cc", "Delivered-To", "X-Original-To")]
-    found = [address for _, address in getaddresses([v for v in values if v]) if address]
-    return [*recipients, *found]
-
-
-def _message_ids(value: str) -> list[str]:
-    return MSGID_RE.findall(value)
-
-
-def _message_id(message: Message, raw: bytes) -> str:
-    ids = _message_ids(_header(message, "Message-ID"))
-    if ids:
-        return ids[0][:255]
-    # Without one, the content stands for it: the same bytes delivered twice are one message.
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id>"
-
-
 def _desk_addresses() -> set[str]:
     own = {parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()}
     reply_to = getattr(settings, "DESK_REPLY_TO", "")
     if reply_to:
         own.add(parseaddr(reply_to)[1].lower())
     return own
-
-
-def _automatic(message: Message) -> str:
-    """Why the message was sent by a machine (an auto-reply, a list), or empty."""
-    auto = _header(message, "Auto-Submitted").lower()
-    if auto not in ("", "no"):
-        return f"Auto-Submitted: {auto}"
-    precedence = _header(message, "Precedence").lower()
-    if precedence in AUTO_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    for name in AUTO_HEADERS:
-        if _header(message, name):
-            return f"{name} header"
-    if _header(message, "X-Auto-Response-Suppress").lower() in ("all", "oof", "autoreply"):
-        return "X-Auto-Response-Suppress header"
-    return ""
-
-
-def _bounced_ids(message: EmailMessage, address: str) -> list[str] | None:
-    """The Message-IDs of the mail a bounce reports (perhaps none), or None for no bounce."""
-    is_report = (
-        message.get_content_type() == "multipart/report"
-        and str(message.get_param("report-type", "")).lower() == "delivery-status"
-    )
-    if not is_report and address.partition("@")[0] not in BOUNCE_SENDERS:
-        return None
-    ids: list[str] = []
-    for part in message.walk():
-        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                ids += _message_ids(_header(payload[0], "Message-ID"))
-            elif isinstance(payload, str):
-                inner = BytesHeaderParser(policy=policy.default).parsebytes(payload.encode())
-                ids += _message_ids(_header(inner, "Message-ID"))
-    return ids
 
 
 # --- storing ---------------------------------------------------------------------------------
@@ -310,7 +170,7 @@ def store(
         raise MessageTooLarge(too_large_message(len(raw)))
     at = at or now()
     headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    mid = _message_id(headers, raw)
+    mid = mailparse.message_id(headers, raw)
     seen = InboundMail.objects.filter(message_id=mid).first()
     if seen is not None:
         return seen, False
@@ -323,8 +183,8 @@ def store(
                 mailbox=mailbox,
                 recipients=[str(r)[:254] for r in recipients][:50],
                 size=len(raw),
-                sender=_sender(headers)[1][:254],
-                subject=_subject(headers),
+                sender=mailparse.sender(headers)[1][:254],
+                subject=mailparse.subject(headers),
                 raw=raw,
                 process_due_at=at + PROCESS_LEASE,
             )
@@ -405,11 +265,11 @@ def _process(mail: InboundMail, decision: _Decision) -> Outcome:
     raw = bytes(mail.raw)
     if mail.size > len(raw):
         return _quarantine(mail, decision, too_large_message(mail.size))
-    message = _parse(raw)
-    name, address = _sender(message)
-    subject = _subject(message)
+    message = mailparse.parse(raw)
+    name, address = mailparse.sender(message)
+    subject = mailparse.subject(message)
     mail.sender, mail.subject = address[:254], subject
-    addresses = _addresses(message, mail.recipients)
+    addresses = mailparse.addresses(message, mail.recipients)
     integration = _alert_integration(addresses)
     if integration is not None:
         return _to_alerts(
@@ -422,12 +282,12 @@ def _process(mail: InboundMail, decision: _Decision) -> Outcome:
         )
     if not address or "@" not in address:
         return _quarantine(mail, decision, "no sender address")
-    bounced = _bounced_ids(message, address)
+    bounced = mailparse.bounced_ids(message, address)
     if bounced is not None:
         return _bounce(mail, decision, message, bounced)
     if address in _desk_addresses():
         return _quarantine(mail, decision, "sent by the desk itself (a mail loop)")
-    automatic = _automatic(message)
+    automatic = mailparse.automatic(message)
     if automatic:
         return _quarantine(mail, decision, f"automatic mail ({automatic})")
     limit = int(getattr(settings, "DESK_MAIL_SENDER_LIMIT_PER_HOUR", DEFAULT_SENDER_LIMIT_PER_HOUR))
@@ -447,11 +307,11 @@ def _process(mail: InboundMail, decision: _Decision) -> Outcome:
     contact = _find_contact(name, address, decision)
     if contact is None:
         return _quarantine(mail, decision, "the sender belongs to no organisation")
-    body = _text_body(message)
+    body = mailparse.text_body(message)
     files, left_out = _files(message)
     ticket = _thread(message, subject, addresses, contact.organization_id, decision)
     if ticket is not None:
-        text = strip_quoted(body)[:MAX_BODY] or "(no text)"
+        text = mailparse.strip_quoted(body)[:MAX_BODY] or "(no text)"
         reply = add_reply(ticket, actor=None, contact=contact, body=text)
         attach(ticket, files, actor=None, reply=reply)
         status = InboundStatus.REPLY
@@ -552,8 +412,8 @@ def _thread(
         decision.note(f"threaded to {ticket.reference}{merged}: {how}")
         return found
 
-    ids = _message_ids(_header(message, "In-Reply-To"))
-    ids += list(reversed(_message_ids(_header(message, "References"))))
+    ids = mailparse.message_ids(mailparse.header(message, "In-Reply-To"))
+    ids += list(reversed(mailparse.message_ids(mailparse.header(message, "References"))))
     if ids:
         known = {
             t.message_id: t.ticket
@@ -605,7 +465,7 @@ def _bounce(
     ticket = _follow_merges(thread.ticket)
     failed = [
         line.split(";", 1)[-1].strip()
-        for line in _text_of_reports(message)
+        for line in mailparse.report_lines(message)
         if line.lower().startswith("final-recipient:")
     ]
     who = ", ".join(failed) or "the requester"
@@ -619,20 +479,6 @@ def _bounce(
     return _finish(
         mail, decision, InboundStatus.BOUNCE, reason=f"mail to {who} bounced", ticket=ticket
     )
-
-
-def _text_of_reports(message: EmailMessage) -> list[str]:
-    lines: list[str] = []
-    for part in message.walk():
-        if part.get_content_type() == "message/delivery-status":
-            payload = part.get_payload()
-            blocks = payload if isinstance(payload, list) else [payload]
-            for block in blocks:
-                if isinstance(block, Message):
-                    lines += [f"{k}: {v}" for k, v in block.items()]
-                elif isinstance(block, str):
-                    lines += block.splitlines()
-    return lines
 
 
 # --- alerts ----------------------------------------------------------------------------------
@@ -682,9 +528,9 @@ def _to_alerts(
             "subject": subject,
             "from": address,
             "message_id": mail.message_id,
-            "date": _header(message, "Date"),
-            "severity": _header(message, "X-Alert-Severity"),
-            "text": _text_body(message)[:4096],
+            "date": mailparse.header(message, "Date"),
+            "severity": mailparse.header(message, "X-Alert-Severity"),
+            "text": mailparse.text_body(message)[:4096],
         }
     )
     try:
@@ -754,12 +600,12 @@ def discard(mail: InboundMail, *, actor: User | None) -> InboundMail:
 def headers_of(mail: InboundMail) -> list[tuple[str, str]]:
     """The stored message's headers, for review (decoded, at most 200)."""
     parsed = BytesHeaderParser(policy=policy.default).parsebytes(bytes(mail.raw))
-    return [(str(k), _header(parsed, k)) for k in list(parsed.keys())[:200]]
+    return [(str(k), mailparse.header(parsed, k)) for k in list(parsed.keys())[:200]]
 
 
 def safe_text_of(mail: InboundMail) -> str:
     """The message's text as plain text (HTML reduced to its text), for review."""
     try:
-        return _text_body(_parse(bytes(mail.raw)))[:50_000]
+        return mailparse.text_body(mailparse.parse(bytes(mail.raw)))[:50_000]
     except Exception as exc:
         return f"(the body cannot be read: {type(exc).__name__})"

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from buttress.cli import cli, process_kinds
@@ -107,7 +108,7 @@ def test_a_disabled_mailbox_is_not_polled():
 def test_bad_mailbox_settings_name_the_field(fields, field):
     values = {"name": "m", "host": "127.0.0.1", "username": "u", "password": "p", **fields}
 
-    with pytest.raises(mailboxes.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         mailboxes.create_mailbox(actor=None, **values)
 
     assert field in caught.value.message_dict
