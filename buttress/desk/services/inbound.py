@@ -171,7 +171,7 @@ def store(
     at = at or now()
     headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
     mid = mailparse.message_id(headers, raw)
-    seen = InboundMail.objects.filter(message_id=mid).first()
+    seen = InboundMail.objects.filter(message_id=mid).defer("raw").first()
     if seen is not None:
         return seen, False
     try:
@@ -190,7 +190,7 @@ def store(
             )
     except IntegrityError:
         # The same message stored at the same moment by another receiver.
-        return InboundMail.objects.get(message_id=mid), False
+        return InboundMail.objects.defer("raw").get(message_id=mid), False
     return stored, True
 
 
@@ -206,8 +206,10 @@ def receive(
     if not new:
         return Outcome(stored.status, stored.ticket, "already received", True, stored)
     with transaction.atomic():
-        locked = InboundMail.objects.select_for_update().get(pk=stored.pk)
-        return process_stored(locked)
+        # The row as just stored is in hand; lock it (without reading the message back) so a
+        # scheduler that finds it due meanwhile waits and then sees it processed.
+        InboundMail.objects.select_for_update().filter(pk=stored.pk).values_list("pk").get()
+        return process_stored(stored)
 
 
 # --- processing ------------------------------------------------------------------------------
@@ -228,11 +230,24 @@ def process_stored(mail: InboundMail) -> Outcome:
     mail.attempts += 1
     mail.processed_at = now()
     mail.process_due_at = None
-    mail.save(update_fields=["attempts", "processed_at", "process_due_at"])
+    mail.save(
+        update_fields=[
+            "sender",
+            "subject",
+            "status",
+            "reason",
+            "decision",
+            "ticket",
+            "organization",
+            "attempts",
+            "processed_at",
+            "process_due_at",
+        ]
+    )
     return outcome
 
 
-def _finish(
+def _finish(  # the caller (process_stored) saves the row
     mail: InboundMail,
     decision: _Decision,
     status: str,
@@ -252,7 +267,6 @@ def _finish(
         if ticket
         else None
     )
-    mail.save(update_fields=["status", "reason", "decision", "ticket", "organization"])
     return Outcome(status, ticket, reason, mail=mail)
 
 
