@@ -16,7 +16,7 @@ import logging
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 
 from buttress.desk.models import InboundSource
 from buttress.desk.services import inbound
@@ -104,8 +104,12 @@ async def serve(host: str, port: int, *, ready: asyncio.Event | None = None) -> 
     logger.info("smtpd listening on %s:%s for %s", host, port, ", ".join(allowed))
     if ready is not None:
         ready.set()
-    async with server:
-        await server.serve_forever()
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        # The thread that stored the mail keeps its database connection between messages.
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
 
 
 def run(host: str, port: int) -> None:
