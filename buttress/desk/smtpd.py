@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
+from buttress.desk.mail import domain
 from buttress.desk.models import InboundSource
 from buttress.desk.services import inbound
 from buttress.desk.tasks.inbound import enqueue_processing
@@ -87,7 +88,8 @@ def make_server(handler: DeskHandler) -> SMTP:
         data_size_limit=inbound.max_message_bytes(),
         enable_SMTPUTF8=True,
         decode_data=False,
-        hostname=None,
+        # Named from BASE_URL: the default would ask DNS for this host's name.
+        hostname=domain(),
         ident="buttress smtpd",
     )
 
