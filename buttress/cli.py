@@ -20,7 +20,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buttress.settings")
 
 DEFAULT_BIND = "127.0.0.1:8000"
 # The processes `buttress run` starts, each as `buttress <kind>`; later kinds append here.
-PROCESS_KINDS: list[str] = ["web", "worker", "scheduler"]
+# smtpd is started only when BUTTRESS_SMTPD_BIND is set.
+PROCESS_KINDS: list[str] = ["web", "worker", "scheduler", "smtpd"]
 MAX_EXPIRES_DAYS = 36_500
 
 
@@ -174,6 +175,26 @@ def scheduler(interval: float | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--bind",
+    default="127.0.0.1:2525",
+    show_default=True,
+    help="Address and port to listen on.",
+    callback=lambda ctx, param, value: parse_bind(value),
+)
+def smtpd(bind: tuple[str, int]) -> None:
+    """Take in mail over SMTP for the domains in BUTTRESS_SMTPD_DOMAINS."""
+    _setup()
+    from buttress.desk import smtpd as listener
+
+    if not listener.accepted_recipients():
+        _fail("BUTTRESS_SMTPD_DOMAINS is empty: name the domains or addresses to take mail for")
+    _check_port_free(*bind)
+    click.echo(f"Listening for mail on {bind[0]}:{bind[1]}.", err=True)
+    listener.run(*bind)
+
+
+@cli.command()
 @_bind_option
 @click.option("--demo", is_flag=True, help="Load demo data (for local evaluation) first.")
 def run(bind: tuple[str, int], demo: bool) -> None:
@@ -203,10 +224,12 @@ def run(bind: tuple[str, int], demo: bool) -> None:
     env["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
     me = [sys.executable, "-m", "buttress.cli"]
     children = []
-    for kind in process_kinds(settings.TASK_BACKEND):
+    for kind in process_kinds(settings.TASK_BACKEND, smtpd=bool(settings.SMTPD_BIND)):
         argv = [*me, kind]
         if kind == "web":
             argv += ["--bind", f"{host}:{port}"]
+        if kind == "smtpd":
+            argv += ["--bind", settings.SMTPD_BIND]
         children.append((kind, argv))
 
     url_host = f"[{host}]" if ":" in host else host
@@ -224,9 +247,14 @@ def run(bind: tuple[str, int], demo: bool) -> None:
     click.echo("Stopped.")
 
 
-def process_kinds(task_backend: str) -> list[str]:
+def process_kinds(task_backend: str, *, smtpd: bool = False) -> list[str]:
     # The immediate backend runs tasks where they are enqueued; a worker would have no queue.
-    return [k for k in PROCESS_KINDS if not (k == "worker" and task_backend == "immediate")]
+    # The SMTP listener runs only where it is configured to listen.
+    return [
+        k
+        for k in PROCESS_KINDS
+        if not (k == "worker" and task_backend == "immediate") and not (k == "smtpd" and not smtpd)
+    ]
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -434,10 +462,13 @@ def mail_ingest(sources: tuple[Path, ...]) -> None:
     """Take in messages: files, Maildir folders (their new/ is emptied into cur/), or one
     message on standard input (no argument, or -). A mail server can pipe each message here."""
     _setup()
-    from buttress.desk.services.inbound import receive
+    from buttress.desk.services.inbound import MessageTooLarge, receive
 
     def take(raw: bytes, label: str) -> None:
-        outcome = receive(raw)
+        try:
+            outcome = receive(raw)
+        except MessageTooLarge as exc:
+            _fail(f"{label}: {' '.join(exc.messages)}")
         where = f" {outcome.ticket.reference}" if outcome.ticket is not None else ""
         note = f" ({outcome.reason})" if outcome.reason else ""
         click.echo(f"{label}: {outcome.status}{where}{note}")
@@ -458,6 +489,37 @@ def mail_ingest(sources: tuple[Path, ...]) -> None:
             take(source.read_bytes(), str(source))
         else:
             _fail(f"no such file or folder: {source}")
+
+
+@mail.command("poll")
+@click.option("--mailbox", "name", help="Only this mailbox (its name); default every enabled one.")
+def mail_poll(name: str | None) -> None:
+    """Poll the configured IMAP mailboxes once, now."""
+    _setup()
+    from django.core.exceptions import ValidationError
+
+    from buttress.desk.models import Mailbox
+    from buttress.desk.services import mailboxes
+
+    chosen = (
+        Mailbox.objects.filter(is_enabled=True)
+        if name is None
+        else Mailbox.objects.filter(name=name)
+    )
+    found = list(chosen)
+    if not found:
+        _fail(f"no mailbox named {name!r}" if name else "no enabled mailbox is configured")
+    failed = False
+    for mailbox in found:
+        try:
+            result = mailboxes.poll(mailbox)
+        except ValidationError as exc:
+            click.echo(f"Error: {' '.join(exc.messages)}", err=True)
+            failed = True
+            continue
+        click.echo(f"{mailbox.name}: {result.describe()}")
+    if failed:
+        click.get_current_context().exit(1)
 
 
 # --- SLA -------------------------------------------------------------------------------------

@@ -259,6 +259,18 @@ DESK_MAIL_REQUESTERS = env_bool("BUTTRESS_DESK_MAIL_REQUESTERS", default=True)
 DESK_REPLY_TO = env("BUTTRESS_DESK_REPLY_TO")
 DESK_ATTACHMENT_MAX_BYTES = int(env("BUTTRESS_ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 SURVEY_VALID_DAYS = int(env("BUTTRESS_SURVEY_VALID_DAYS", "30"))
+# Mail into the desk: the largest message taken in (the SMTP listener answers 552 past it),
+# messages per sender and hour before the rest is quarantined as a loop, and what becomes of
+# mail from a sender no organisation claims ("quarantine", or an organisation's slug).
+DESK_MAIL_MAX_BYTES = int(env("BUTTRESS_MAIL_MAX_BYTES", str(50 * 1024 * 1024)))
+DESK_MAIL_SENDER_LIMIT_PER_HOUR = int(env("BUTTRESS_MAIL_SENDER_LIMIT_PER_HOUR", "60"))
+DESK_MAIL_UNKNOWN_SENDER = env("BUTTRESS_MAIL_UNKNOWN_SENDER", "quarantine")
+# The SMTP listener (`buttress smtpd`): where it listens when `buttress run` starts it (empty:
+# it is not started), and the recipient domains and addresses it accepts mail for.
+SMTPD_BIND = env("BUTTRESS_SMTPD_BIND")
+SMTPD_DOMAINS = [d.strip().lower() for d in env("BUTTRESS_SMTPD_DOMAINS").split(",") if d.strip()]
+# Alert integrations of kind email are addressed local+<key>@domain of this address.
+ALERTS_MAIL_ADDRESS = env("BUTTRESS_ALERTS_MAIL_ADDRESS", "alerts@localhost")
 
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))

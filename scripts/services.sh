@@ -15,10 +15,13 @@ if ! redis_up && command -v redis-server >/dev/null 2>&1; then
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
     for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
 fi
-# Real peers for the tests, from Debian: a browser, and Alertmanager with amtool.
+# Real peers for the tests, from Debian: a browser, Alertmanager with amtool, an IMAP server
+# (dovecot) and an SMTP client (swaks).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "Installing Debian packages for the tests: ${missing[*]}"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \

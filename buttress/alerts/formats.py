@@ -559,3 +559,55 @@ def parse_generic(data: Any, *, mapping: Mapping[str, Any], received_at: datetim
     if errors:
         raise PayloadError(errors)
     return Batch(events)
+
+
+# Subject words that mark an email alert: a resolution, or (ignored for its identity) a firing.
+_EMAIL_RESOLVED = re.compile(r"\b(resolved|recovered|recovery)\b", re.IGNORECASE)
+_EMAIL_NOISE = re.compile(
+    r"^\s*((re|fwd?|aw)\s*:\s*)+|\[\s*(firing|problem|alert|resolved|recovered)(\s*:\s*\d+)?\s*\]"
+    r"|\b(firing|problem|resolved|recovered|recovery)\s*:",
+    re.IGNORECASE,
+)
+
+
+def email_summary(subject: str) -> tuple[str, bool]:
+    """(the alert's summary, resolved?) of an alert mail's subject: the marker words
+    (``RESOLVED:``, ``[FIRING:1]``, ``Re:``) are not part of what the alert is."""
+    resolved = bool(_EMAIL_RESOLVED.search(subject))
+    text = subject
+    for _ in range(5):
+        stripped = _EMAIL_NOISE.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    if resolved:
+        text = _EMAIL_RESOLVED.sub(" ", text)
+    summary = " ".join(text.replace("[]", " ").split()).strip(" -:|")
+    return summary, resolved
+
+
+def parse_email(data: Any, *, received_at: datetime) -> Batch:
+    """A mail to an email integration, as the desk's mail intake recorded it (subject, from,
+    text): the subject is the alert's summary; a subject saying resolved resolves the alert of
+    the same summary from the same sender."""
+    if not isinstance(data, dict):
+        raise PayloadError(["body must be an object."])
+    subject = _text(data.get("subject") or "")
+    summary, resolved = email_summary(subject)
+    if not summary:
+        raise PayloadError(["subject: an alert mail needs a subject."])
+    sender = _text(data.get("from") or "").lower()[:254]
+    labels = {"alertname": summary[:MAX_TEXT], "from": sender}
+    text = _text(data.get("text") or "")[:MAX_TEXT]
+    severity = _text(data.get("severity") or "").lower()[:32]
+    event = AlertEvent(
+        fingerprint=fingerprint({"alertname": summary.lower(), "from": sender}),
+        action=RESOLVE if resolved else TRIGGER,
+        labels=labels,
+        annotations={"description": text} if text else {},
+        summary=summary[:1024],
+        severity=severity,
+        starts_at=received_at,
+        details={"message_id": _text(data.get("message_id") or "")[:255]},
+    )
+    return Batch([event])

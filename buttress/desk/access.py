@@ -17,6 +17,7 @@ from django.http import Http404
 from buttress.accounts.models import STAFF_ROLES, Role
 from buttress.desk.models import (
     Attachment,
+    InboundMail,
     Macro,
     Reply,
     SavedView,
@@ -178,3 +179,25 @@ def get_attachment_for(user: User, pk: int | str) -> Attachment:
     if not attachments_for(user, ticket).filter(pk=attachment.pk).exists():
         raise Http404("No such file.")
     return attachment
+
+
+def inbound_mail_for(user: User) -> QuerySet[InboundMail]:
+    """Received mail the user may review: provider staff only; mail of no organisation yet
+    (an unknown sender) only for staff who see every organisation."""
+    if not is_staff(user):
+        raise PermissionDenied("Received mail is reviewed by provider staff.")
+    rows = InboundMail.objects.select_related("organization", "ticket")
+    if sees_all_organizations(user):
+        return rows
+    return rows.filter(organization__in=organizations_for(user))
+
+
+def get_inbound_mail_for(user: User, pk: int, *, write: bool = False) -> InboundMail:
+    """One received message (404 when not visible); ``write`` (retry, discard) needs the
+    capability to work tickets."""
+    found = inbound_mail_for(user).filter(pk=pk).first() if is_staff(user) else None
+    if found is None:
+        raise Http404("No such message.")
+    if write:
+        require(user, DeskCapability.WORK)
+    return found

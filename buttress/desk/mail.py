@@ -3,12 +3,19 @@ the satisfaction survey.
 
 The acknowledgement is the thread root (``Message-ID: <ticket-N@host>``) and every reply names
 it in ``References`` and ``In-Reply-To``, so mail clients show one conversation per ticket;
-every subject starts with the ticket's reference (``[T-10423]``) for mail coming back in.
+every Message-ID is stable (the same mail sent again carries the same one). Every subject
+starts with the ticket's reference (``[T-10423]``), and with ``DESK_REPLY_TO`` set the
+``Reply-To`` is that address with a signed tag naming the ticket
+(``support+t10423-<signature>@provider.example``), the three ways mail coming back in is
+threaded (see :mod:`buttress.desk.services.inbound`).
 """
 
 from __future__ import annotations
 
-from email.utils import make_msgid
+import hashlib
+import hmac
+import re
+from email.utils import parseaddr
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -21,17 +28,59 @@ from buttress.sla import clocks
 from buttress.tenancy.models import Contact
 
 
-def _domain() -> str:
+def domain() -> str:
     return urlparse(settings.BASE_URL).hostname or "localhost"
 
 
 def thread_id(ticket: Ticket) -> str:
-    return f"<ticket-{ticket.number}@{_domain()}>"
+    return f"<ticket-{ticket.number}@{domain()}>"
+
+
+def thread_message_id(ticket: Ticket, key: str) -> str:
+    """The stable Message-ID of other desk mail in the ticket's thread (``key`` names it)."""
+    return f"<{key}.{ticket.number}@{domain()}>"
+
+
+def reply_message_id(reply: Reply) -> str:
+    return f"<reply-{reply.pk}.{reply.ticket.number}@{domain()}>"
+
+
+TOKEN_RE = re.compile(r"\+t(\d{1,18})-([0-9a-f]{20})@", re.IGNORECASE)
+
+
+def _signature(number: int, organization_id: int) -> str:
+    key = hashlib.sha256(b"buttress.desk.reply-address\x00" + settings.SECRET_KEY.encode())
+    message = f"{number}:{organization_id}".encode()
+    return hmac.new(key.digest(), message, hashlib.sha256).hexdigest()[:20]
+
+
+def reply_address(ticket: Ticket) -> str:
+    """``DESK_REPLY_TO`` tagged with the ticket and a signature only buttress can make, or
+    empty when no reply address is configured."""
+    configured = getattr(settings, "DESK_REPLY_TO", "")
+    name, address = parseaddr(configured)
+    local, at, domain = address.partition("@")
+    if not at:
+        return ""
+    tagged = f"{local}+t{ticket.number}-{_signature(ticket.number, ticket.organization_id)}"
+    return f"{name} <{tagged}@{domain}>" if name else f"{tagged}@{domain}"
+
+
+def tokens_in(addresses: list[str]) -> list[tuple[int, str]]:
+    """(ticket number, signature) of every tagged reply address among ``addresses``."""
+    found: list[tuple[int, str]] = []
+    for address in addresses:
+        found += [(int(n), sig.lower()) for n, sig in TOKEN_RE.findall(address)]
+    return found
+
+
+def signature_valid(number: int, organization_id: int, signature: str) -> bool:
+    return hmac.compare_digest(_signature(number, organization_id), signature)
 
 
 def _headers(ticket: Ticket) -> dict[str, str]:
     headers = {"References": thread_id(ticket), "In-Reply-To": thread_id(ticket)}
-    reply_to = getattr(settings, "DESK_REPLY_TO", "")
+    reply_to = reply_address(ticket)
     if reply_to:
         headers["Reply-To"] = reply_to
     return headers
@@ -115,7 +164,35 @@ def reply_message(reply: Reply) -> EmailMessage | None:
         body,
         settings.DEFAULT_FROM_EMAIL,
         [requester.email],
-        headers={"Message-ID": make_msgid(f"reply-{reply.pk}", _domain()), **_headers(ticket)},
+        headers={"Message-ID": reply_message_id(reply), **_headers(ticket)},
+    )
+
+
+def over_limit_notice(
+    ticket: Ticket, *, to: str, subject: str, files: list[str], limit: int
+) -> EmailMessage:
+    """To the sender of a message whose attachments were too large to keep."""
+    body = "\n".join(
+        [
+            f'Your message "{subject}" was received as {ticket.reference}.',
+            "",
+            f"These attachments were not kept: each is larger than the "
+            f"{limit / 1048576:.0f} MB limit.",
+            *[f"  - {name}" for name in files],
+            "",
+            "Please share them another way (a link, or smaller files).",
+        ]
+    )
+    return EmailMessage(
+        f"[{ticket.reference}] Attachments not kept: {subject}"[:250],
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+        headers={
+            "Auto-Submitted": "auto-replied",
+            "References": thread_id(ticket),
+            "In-Reply-To": thread_id(ticket),
+        },
     )
 
 
@@ -133,5 +210,5 @@ def thread_message(ticket: Ticket, *, body: str, key: str) -> EmailMessage | Non
         text,
         settings.DEFAULT_FROM_EMAIL,
         [requester.email],
-        headers={"Message-ID": make_msgid(key, _domain()), **_headers(ticket)},
+        headers={"Message-ID": thread_message_id(ticket, key), **_headers(ticket)},
     )

@@ -513,32 +513,157 @@ class Attachment(models.Model):
 
 
 class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received, not processed yet"
     NEW_TICKET = "new_ticket", "Opened a ticket"
     REPLY = "reply", "Added to a ticket"
+    BOUNCE = "bounce", "Bounce"
+    ALERT = "alert", "Alert delivery"
     QUARANTINED = "quarantined", "Quarantined"
+    DISCARDED = "discarded", "Discarded"
+
+
+class InboundSource(models.TextChoices):
+    CLI = "cli", "Command line"
+    IMAP = "imap", "IMAP mailbox"
+    SMTP = "smtp", "SMTP listener"
+
+
+class MailboxSecurity(models.TextChoices):
+    SSL = "ssl", "TLS (IMAPS)"
+    STARTTLS = "starttls", "STARTTLS"
+    NONE = "none", "None (loopback only)"
+
+
+class Mailbox(models.Model):
+    """An IMAP mailbox the scheduler polls for mail into the desk.
+
+    Each message is stored before the server is told anything; only then is it moved to
+    ``done_folder`` (or flagged seen when that is empty). ``last_uid`` under ``uid_validity``
+    is how far the folder has been read, so nothing is fetched twice while the server keeps
+    its UIDs, and a changed UIDVALIDITY starts again from the beginning (duplicates are caught
+    by their Message-ID). The password is stored encrypted and never shown back.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(
+        max_length=8, choices=MailboxSecurity.choices, default=MailboxSecurity.SSL
+    )
+    username = models.CharField(max_length=254)
+    password_encrypted = models.TextField(blank=True)
+    folder = models.CharField(max_length=200, default="INBOX")
+    done_folder = models.CharField(
+        max_length=200, blank=True, help_text="Move processed mail here; empty: flag it seen."
+    )
+    is_enabled = models.BooleanField(default=True)
+    poll_interval_seconds = models.PositiveIntegerField(default=60)
+    uid_validity = models.PositiveBigIntegerField(null=True, blank=True)
+    last_uid = models.PositiveBigIntegerField(default=0)
+    poll_due_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["poll_due_at"], name="mailbox_poll_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.username}@{self.host})"
+
+
+class InboundMailQuerySet(models.QuerySet["InboundMail"]):
+    def quarantined(self) -> InboundMailQuerySet:
+        return self.filter(status=InboundStatus.QUARANTINED)
 
 
 class InboundMail(models.Model):
-    """One message received by the desk: what became of it, kept so a message delivered twice
-    is handled once, and so quarantined mail can be looked at."""
+    """One message received by the desk, stored as received before anything else happens.
+
+    What became of it is kept with why (``decision``), so a message delivered twice is handled
+    once, quarantined mail can be looked at and retried, and threading can be explained.
+    ``process_due_at`` is the processing timer: set when stored, cleared once processed.
+    """
 
     message_id = models.CharField(max_length=255, unique=True)
     received_at = models.DateTimeField(default=now)
+    source = models.CharField(
+        max_length=8, choices=InboundSource.choices, default=InboundSource.CLI
+    )
+    mailbox = models.ForeignKey(
+        Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    recipients = models.JSONField(
+        default=list, blank=True, help_text="Envelope recipients (SMTP listener)."
+    )
+    size = models.PositiveIntegerField(default=0)
     sender = models.CharField(max_length=254)
     subject = models.CharField(max_length=250, blank=True)
-    status = models.CharField(max_length=12, choices=InboundStatus.choices)
+    status = models.CharField(
+        max_length=12, choices=InboundStatus.choices, default=InboundStatus.RECEIVED
+    )
     reason = models.CharField(max_length=300, blank=True)
+    decision = models.TextField(blank=True, help_text="Why the message went where it did.")
     organization = models.ForeignKey(
         "tenancy.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     ticket = models.ForeignKey(
         Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_mail"
     )
-    raw = models.BinaryField(help_text="The message as received (quarantined mail only).")
+    raw = models.BinaryField(help_text="The message as received.")
+    attempts = models.PositiveIntegerField(default=0)
+    process_due_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InboundMailQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["status", "-received_at"], name="inbound_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="inbound_status_idx"),
+            models.Index(fields=["sender", "received_at"], name="inbound_sender_idx"),
+            models.Index(fields=["process_due_at"], name="inbound_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.message_id} from {self.sender}: {self.status}"
+
+
+class MailThreadQuerySet(models.QuerySet["MailThread"]):
+    def remember(self, ticket: Ticket, message_id: str, *, outbound: bool) -> None:
+        """Record ``message_id`` as part of the ticket's conversation (once)."""
+        if message_id:
+            self.bulk_create(
+                [
+                    MailThread(
+                        message_id=message_id[:255],
+                        ticket=ticket,
+                        organization_id=ticket.organization_id,
+                        outbound=outbound,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+
+
+class MailThread(models.Model):
+    """A Message-ID that belongs to a ticket's conversation: each mail the desk sends about the
+    ticket and each message it took in for it. Replies are threaded by these first."""
+
+    message_id = models.CharField(max_length=255, unique=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="mail_threads")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    outbound = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+
+    objects = MailThreadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} -> ticket #{self.ticket_id}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from buttress.desk.views import create, files, macros, queue, survey, ticket
+from buttress.desk.views import create, files, macros, mail, queue, survey, ticket
 
 app_name = "desk"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("views/", queue.view_save, name="view_save"),
     path("survey/<str:token>/", survey.survey_page, name="survey"),
     path("files/<int:attachment_id>/", files.attachment_download, name="attachment"),
+    path("mail/", mail.mail_list, name="mail_list"),
+    path("mail/<int:mail_id>/", mail.mail_detail, name="mail_detail"),
+    path("mail/<int:mail_id>/retry/", mail.mail_retry, name="mail_retry"),
+    path("mail/<int:mail_id>/discard/", mail.mail_discard, name="mail_discard"),
     path("macros/", macros.macro_list, name="macro_list"),
     path("macros/new/", macros.macro_create, name="macro_create"),
     path("macros/<int:macro_id>/edit/", macros.macro_edit, name="macro_edit"),

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.tasks import task
 
 from buttress.desk import mail
+from buttress.desk.models import MailThread
 from buttress.lib.timeutil import now
 from buttress.response.models import StatusUpdate
 
@@ -33,5 +34,9 @@ def send_status_update(update_id: int) -> bool:
             return False
         update.mailed_at = now()
         update.save(update_fields=["mailed_at"])
+        # A reply to it threads back to the ticket by its Message-ID.
+        MailThread.objects.remember(
+            ticket, mail.thread_message_id(ticket, f"status-update-{update.pk}"), outbound=True
+        )
         message.send()
     return True

@@ -76,6 +76,8 @@ def parse_for(
         return formats.parse_generic(data, mapping=integration.mapping, received_at=received_at)
     if kind == IntegrationKind.PAGERDUTY:
         return formats.parse_pagerduty(data, received_at=received_at, generated_key=generated_key)
+    if kind == IntegrationKind.EMAIL:
+        return formats.parse_email(data, received_at=received_at)
     raise PayloadError([f"{integration.get_kind_display()} integrations receive no webhooks."])
 
 

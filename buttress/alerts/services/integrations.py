@@ -64,9 +64,19 @@ class IssuedKey:
         return url_for(self.integration, key=self.key)
 
 
+def mail_address(key: str | None = None) -> str:
+    """An email integration's address: ``ALERTS_MAIL_ADDRESS`` tagged with the whole key
+    (``alerts+<key>@domain``), so only who was given the key can address it."""
+    configured = str(getattr(settings, "ALERTS_MAIL_ADDRESS", "") or "alerts@localhost")
+    local, _, domain = configured.partition("@")
+    return f"{local}+{key or '{key}'}@{domain or 'localhost'}"
+
+
 def url_for(integration: Integration, *, key: str | None = None) -> str:
-    """The URL the sender posts to; without the key (which is not stored) a ``{key}``
-    placeholder stands in for it. Email integrations have none yet."""
+    """The URL the sender posts to (for email integrations, the address to mail); without the
+    key (which is not stored) a ``{key}`` placeholder stands in for it."""
+    if integration.kind == IntegrationKind.EMAIL:
+        return mail_address(key)
     path = PATHS.get(integration.kind)
     if path is None:
         return ""

@@ -29,7 +29,15 @@ from buttress.assets import services as asset_services
 from buttress.assets.models import Asset, AssetRelation
 from buttress.audit.models import AuditEntry
 from buttress.catalogue.models import CatalogueField, CatalogueItem
-from buttress.desk.models import Attachment, Macro, SavedView, Ticket
+from buttress.desk.models import (
+    Attachment,
+    InboundMail,
+    InboundStatus,
+    Macro,
+    Mailbox,
+    SavedView,
+    Ticket,
+)
 from buttress.escalation.models import EscalationPolicy, EscalationStep
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
@@ -324,6 +332,28 @@ def _override_of(tenant: Tenant) -> int:
     return override.pk
 
 
+def _inbound_mail_of(tenant: Tenant) -> int:
+    received, _ = InboundMail.objects.get_or_create(
+        message_id=f"<{tenant.org.slug}@mail.example>",
+        defaults={
+            "sender": f"someone@{tenant.org.slug}.example",
+            "subject": f"{tenant.org.name} secret",
+            "status": InboundStatus.QUARANTINED,
+            "reason": "test",
+            "organization": tenant.org,
+            "raw": f"From: someone@{tenant.org.slug}.example\r\n\r\nsecret".encode(),
+        },
+    )
+    return received.pk
+
+
+def _mailbox_of(tenant: Tenant) -> int:
+    mailbox, _ = Mailbox.objects.get_or_create(
+        name="shared", defaults={"host": "imap.example", "username": "desk"}
+    )
+    return mailbox.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -356,12 +386,14 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "schedule_id": _schedule_of,
     "layer_id": _layer_of,
     "override_id": _override_of,
+    "mail_id": _inbound_mail_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their
 # endpoints are still called, but only checked for not leaking B's data and for not failing.
 SHARED_PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "team_id": lambda t: t.team.pk,
+    "mailbox_id": _mailbox_of,
 }
 
 

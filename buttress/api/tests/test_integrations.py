@@ -62,7 +62,8 @@ def test_urls_per_kind(as_agent, org):
         "prometheus": "/hooks/K/api/v2/alerts",
         "generic": "/hooks/generic/K",
         "pagerduty": "/v2/enqueue",
-        "email": "",
+        # Mailed, not posted to: the alerts address tagged with the key.
+        "email": "alerts+K@localhost",
     }
 
 

@@ -15,6 +15,7 @@ from buttress.api.v1 import (
     incidents,
     integrations,
     macros,
+    mail,
     maintenance,
     monitors,
     oncall,
@@ -36,6 +37,7 @@ api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
 api.add_router("/", tickets.router)
 api.add_router("/", macros.router)
+api.add_router("/", mail.router)
 api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)

@@ -1,52 +1,83 @@
-"""Mail into the desk: a message opens a ticket, or adds a reply to the ticket it answers.
+"""Mail into the desk: a message opens a ticket, adds a reply to the ticket it answers, or
+becomes an alert delivery when it is addressed to an email alert integration.
 
-The sender is matched to a contact by address, or to the organisation whose mail domain it
-is (a contact is then made for them); a sender nobody knows is quarantined, as is mail
-without a sender, or from the desk itself (a loop). A message answers a ticket when its
-subject carries the ticket's reference (``[T-10423]``) or its ``In-Reply-To``/``References``
-name the ticket's thread (``<ticket-10423@host>``), and the ticket belongs to the sender's
-organisation. Each ``Message-ID`` is handled once, so a message delivered twice changes
-nothing the second time. Attachments come along with the reply or ticket.
+Every message is stored as received (:func:`store`) before anything else happens, under its
+``Message-ID`` (or, without one, the digest of its bytes), so a message delivered twice is
+handled once. Processing (:func:`process_stored`) then decides, and writes down why:
+
+- mail to an alert integration's address (``alerts+<key>@...``) is handed to the alerts app;
+- bounces are recognised (a note on the ticket whose mail bounced);
+- mail without a sender, from the desk itself, automatic mail (``Auto-Submitted``,
+  ``Precedence``, ``X-Autoreply`` and the like) and senders over the per-hour limit are
+  quarantined;
+- the sender is matched to a contact by address, or to the organisation whose mail domain it
+  is (a contact is then made), or the ``DESK_MAIL_UNKNOWN_SENDER`` policy applies;
+- a reply is threaded by the Message-IDs in its ``In-Reply-To``/``References`` that belong
+  to a ticket's conversation, then by the ticket reference in its subject, then by the signed
+  tag of the reply address it was sent to; a ticket of another organisation is never
+  joined, whichever way it was named.
+
+Anything that fails quarantines the message with the reason; a quarantined message can be
+retried (:func:`retry`) or discarded (:func:`discard`), and is never dropped.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import parseaddr
+from functools import partial
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
-from django.utils.html import strip_tags
 
+from buttress.accounts.models import Role, User
+from buttress.audit import services as audit
+from buttress.audit.models import AuditEntry
+from buttress.desk import mail as desk_mail
 from buttress.desk.models import (
     REFERENCE_PREFIX,
     InboundMail,
+    InboundSource,
     InboundStatus,
+    Mailbox,
+    MailThread,
     Source,
     Ticket,
 )
 from buttress.desk.services.attachments import MAX_FILES, attach, max_bytes
 from buttress.desk.services.conversation import MAX_BODY, add_reply
 from buttress.desk.services.tickets import create_ticket
+from buttress.desk.tasks import send_over_limit_notice
+from buttress.lib import mailparse
+from buttress.lib.timeutil import now
 from buttress.tenancy import services as tenancy
 from buttress.tenancy.models import Contact, Organization
 
-MAX_MESSAGE_BYTES = 30 * 1024 * 1024
+if TYPE_CHECKING:
+    from buttress.alerts.models import Integration
+
+DEFAULT_MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+DEFAULT_SENDER_LIMIT_PER_HOUR = 60
+# A stored message is processed at once (or by its task); if that is lost, the scheduler
+# processes it when this lease has passed.
+PROCESS_LEASE = timedelta(minutes=2)
 REFERENCE_RE = re.compile(r"\[" + re.escape(REFERENCE_PREFIX) + r"(\d{1,18})\]", re.IGNORECASE)
-THREAD_RE = re.compile(r"<ticket-(\d{1,18})@[^>]+>")
-# Lines from which on the rest of a reply is the quoted earlier message.
-QUOTE_MARKERS = (
-    re.compile(r"^On .{1,200} wrote:\s*$"),
-    re.compile(r"^-{2,}\s*Original Message\s*-{2,}", re.IGNORECASE),
-    re.compile(r"^From: .+"),
-)
+THREAD_RE = re.compile(r"<ticket-(\d{1,18})@([^>]+)>")
+ALERT_KEY_RE = re.compile(r"\+([a-z0-9]{42})@", re.IGNORECASE)
+
+
+class MessageTooLarge(ValidationError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -55,50 +86,60 @@ class Outcome:
     ticket: Ticket | None
     reason: str = ""
     duplicate: bool = False
+    mail: InboundMail | None = None
 
 
-def _text_body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    content = part.get_content()
-    text = content if isinstance(content, str) else ""
-    if part.get_content_subtype() == "html":
-        text = strip_tags(text)
-    return text.replace("\x00", "").replace("\r\n", "\n").strip()
+@dataclass
+class _Decision:
+    """What processing found out, line by line: kept as the message's ``decision``."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)[:10_000]
 
 
-def strip_quoted(text: str) -> str:
-    """The new part of a reply: up to the first quote marker, without ``>`` lines."""
-    kept: list[str] = []
-    for line in text.splitlines():
-        if any(marker.match(line.strip()) for marker in QUOTE_MARKERS):
-            break
-        if line.startswith(">"):
-            continue
-        kept.append(line)
-    return "\n".join(kept).strip() or text.strip()
+def max_message_bytes() -> int:
+    return int(getattr(settings, "DESK_MAIL_MAX_BYTES", DEFAULT_MAX_MESSAGE_BYTES))
 
 
-def _files(message: EmailMessage) -> list[SimpleUploadedFile]:
+def too_large_message(size: int) -> str:
+    limit = max_message_bytes()
+    return (
+        f"The message ({size / 1048576:.1f} MB) is larger than the {limit / 1048576:.0f} MB "
+        "this service desk accepts; send large files another way."
+    )
+
+
+def mail_actor() -> User:
+    """The author of what mail processing writes as staff (notes about bounces and files not
+    kept): an unsaved user, so the audit log shows ``mail-ingestion`` and no person."""
+    return User(email="mail-ingestion", full_name="Mail ingestion", role=Role.ADMIN)
+
+
+# --- reading a message -----------------------------------------------------------------------
+
+
+def _files(message: EmailMessage) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """(files to keep, "name (size)" of each file left out for its size or number)."""
     files: list[SimpleUploadedFile] = []
+    left_out: list[str] = []
     for part in message.iter_attachments():
         data = part.get_payload(decode=True)
-        if not isinstance(data, bytes) or len(data) > max_bytes():
+        if not isinstance(data, bytes):
             continue
-        files.append(
-            SimpleUploadedFile(
-                part.get_filename() or "attachment",
-                data,
-                content_type=part.get_content_type(),
-            )
-        )
-    return files[:MAX_FILES]
-
-
-def _sender(message: EmailMessage) -> tuple[str, str]:
-    name, address = parseaddr(str(message.get("From", "")))
-    return name.strip(), address.strip().lower()
+        try:
+            name = part.get_filename() or "attachment"
+        except (ValueError, LookupError):
+            name = "attachment"
+        if len(data) > max_bytes() or len(files) >= MAX_FILES:
+            left_out.append(f"{name} ({len(data) / 1048576:.1f} MB)")
+            continue
+        files.append(SimpleUploadedFile(name, data, content_type=part.get_content_type()))
+    return files, left_out
 
 
 def _desk_addresses() -> set[str]:
@@ -109,99 +150,187 @@ def _desk_addresses() -> set[str]:
     return own
 
 
-def _find_contact(name: str, address: str) -> Contact | None:
-    contact = Contact.objects.filter(email__iexact=address, is_active=True).first()
-    if contact is not None:
-        return contact
-    domain = address.rpartition("@")[2]
-    matches = [
-        org
-        for org in Organization.objects.filter(is_active=True, email_domains__icontains=domain)
-        if domain in [str(d).lower() for d in org.email_domains]
-    ]
-    if len(matches) != 1:
-        return None
-    return tenancy.create_contact(
-        matches[0], actor=None, name=name or address.partition("@")[0], email=address
-    )
+# --- storing ---------------------------------------------------------------------------------
 
 
-def _ticket_answered(message: EmailMessage, subject: str) -> Ticket | None:
-    numbers: list[int] = [int(n) for n in REFERENCE_RE.findall(subject)]
-    for header in ("In-Reply-To", "References"):
-        numbers += [int(n) for n in THREAD_RE.findall(str(message.get(header, "")))]
-    for number in numbers:
-        ticket = Ticket.objects.filter(number=number).first()
-        if ticket is not None:
-            return ticket
-    return None
+def store(
+    raw: bytes,
+    *,
+    source: str = InboundSource.CLI,
+    recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None,
+    at: datetime | None = None,
+) -> tuple[InboundMail, bool]:
+    """Keep the message as received; (its row, False) when it was received before.
 
-
-def _message_id(message: EmailMessage, raw: bytes) -> str:
-    value = str(message.get("Message-ID", "")).strip()
-    if value:
-        return value[:255]
-    # Without one, the content stands for it: the same bytes delivered twice are one message.
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id>"
-
-
-def _quarantine(mid: str, sender: str, subject: str, raw: bytes, reason: str) -> Outcome:
-    InboundMail.objects.create(
-        message_id=mid,
-        sender=sender[:254],
-        subject=subject[:250],
-        status=InboundStatus.QUARANTINED,
-        reason=reason[:300],
-        raw=raw,
-    )
-    return Outcome(InboundStatus.QUARANTINED, None, reason)
-
-
-def receive(raw: bytes) -> Outcome:
-    """Handle one RFC 5322 message (its bytes)."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ValidationError(f"The message is larger than {MAX_MESSAGE_BYTES // 1048576} MB.")
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(message, EmailMessage)
-    mid = _message_id(message, raw)
-    seen = InboundMail.objects.filter(message_id=mid).first()
+    Raises :class:`MessageTooLarge` over ``DESK_MAIL_MAX_BYTES``. Only the headers are read
+    here, so a message nothing else can make sense of is still stored, to be quarantined.
+    """
+    if len(raw) > max_message_bytes():
+        raise MessageTooLarge(too_large_message(len(raw)))
+    at = at or now()
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    mid = mailparse.message_id(headers, raw)
+    seen = InboundMail.objects.filter(message_id=mid).defer("raw").first()
     if seen is not None:
-        return Outcome(seen.status, seen.ticket, "already received", duplicate=True)
-    name, address = _sender(message)
-    subject = " ".join(str(message.get("Subject", "")).split())[:250]
+        return seen, False
     try:
         with transaction.atomic():
-            return _handle(message, raw, mid=mid, name=name, address=address, subject=subject)
+            stored = InboundMail.objects.create(
+                message_id=mid,
+                received_at=at,
+                source=source,
+                mailbox=mailbox,
+                recipients=[str(r)[:254] for r in recipients][:50],
+                size=len(raw),
+                sender=mailparse.sender(headers)[1][:254],
+                subject=mailparse.subject(headers),
+                raw=raw,
+                process_due_at=at + PROCESS_LEASE,
+            )
     except IntegrityError:
-        # The same message handled at the same time by another receiver.
-        seen = InboundMail.objects.filter(message_id=mid).first()
-        return Outcome(seen.status if seen else "", seen.ticket if seen else None, duplicate=True)
+        # The same message stored at the same moment by another receiver.
+        return InboundMail.objects.defer("raw").get(message_id=mid), False
+    return stored, True
 
 
-def _handle(
-    message: EmailMessage, raw: bytes, *, mid: str, name: str, address: str, subject: str
+def receive(
+    raw: bytes,
+    *,
+    source: str = InboundSource.CLI,
+    recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None,
 ) -> Outcome:
+    """Store one RFC 5322 message, then process it here and now."""
+    stored, new = store(raw, source=source, recipients=recipients, mailbox=mailbox)
+    if not new:
+        return Outcome(stored.status, stored.ticket, "already received", True, stored)
+    with transaction.atomic():
+        # The row as just stored is in hand; lock it (without reading the message back) so a
+        # scheduler that finds it due meanwhile waits and then sees it processed.
+        InboundMail.objects.select_for_update().filter(pk=stored.pk).values_list("pk").get()
+        return process_stored(stored)
+
+
+# --- processing ------------------------------------------------------------------------------
+
+
+def process_stored(mail: InboundMail) -> Outcome:
+    """Decide what a stored message is and act on it; any failure quarantines it with the
+    reason. Call with the row locked (inside a transaction)."""
+    decision = _Decision()
+    try:
+        with transaction.atomic():
+            outcome = _process(mail, decision)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        outcome = _quarantine(
+            mail, decision, f"could not be processed: {type(exc).__name__}: {first}"
+        )
+    mail.attempts += 1
+    mail.processed_at = now()
+    mail.process_due_at = None
+    mail.save(
+        update_fields=[
+            "sender",
+            "subject",
+            "status",
+            "reason",
+            "decision",
+            "ticket",
+            "organization",
+            "attempts",
+            "processed_at",
+            "process_due_at",
+        ]
+    )
+    return outcome
+
+
+def _finish(  # the caller (process_stored) saves the row
+    mail: InboundMail,
+    decision: _Decision,
+    status: str,
+    *,
+    reason: str = "",
+    ticket: Ticket | None = None,
+    organization_id: int | None = None,
+) -> Outcome:
+    mail.status = status
+    mail.reason = reason[:300]
+    mail.decision = decision.text()
+    mail.ticket = ticket
+    mail.organization_id = (
+        organization_id
+        if organization_id is not None
+        else ticket.organization_id
+        if ticket
+        else None
+    )
+    return Outcome(status, ticket, reason, mail=mail)
+
+
+def _quarantine(mail: InboundMail, decision: _Decision, reason: str) -> Outcome:
+    decision.note(f"quarantined: {reason}")
+    return _finish(mail, decision, InboundStatus.QUARANTINED, reason=reason)
+
+
+def _process(mail: InboundMail, decision: _Decision) -> Outcome:
+    raw = bytes(mail.raw)
+    if mail.size > len(raw):
+        return _quarantine(mail, decision, too_large_message(mail.size))
+    message = mailparse.parse(raw)
+    name, address = mailparse.sender(message)
+    subject = mailparse.subject(message)
+    mail.sender, mail.subject = address[:254], subject
+    addresses = mailparse.addresses(message, mail.recipients)
+    integration = _alert_integration(addresses)
+    if integration is not None:
+        return _to_alerts(
+            mail,
+            decision,
+            integration=integration,
+            message=message,
+            subject=subject,
+            address=address,
+        )
     if not address or "@" not in address:
-        return _quarantine(mid, address, subject, raw, "no sender address")
+        return _quarantine(mail, decision, "no sender address")
+    bounced = mailparse.bounced_ids(message, address)
+    if bounced is not None:
+        return _bounce(mail, decision, message, bounced)
     if address in _desk_addresses():
-        return _quarantine(mid, address, subject, raw, "sent by the desk itself (a mail loop)")
-    auto = str(message.get("Auto-Submitted", "no")).lower()
-    if auto not in ("", "no"):
-        return _quarantine(mid, address, subject, raw, f"automatic mail ({auto})")
-    contact = _find_contact(name, address)
+        return _quarantine(mail, decision, "sent by the desk itself (a mail loop)")
+    automatic = mailparse.automatic(message)
+    if automatic:
+        return _quarantine(mail, decision, f"automatic mail ({automatic})")
+    limit = int(getattr(settings, "DESK_MAIL_SENDER_LIMIT_PER_HOUR", DEFAULT_SENDER_LIMIT_PER_HOUR))
+    if limit:
+        recent = (
+            InboundMail.objects.filter(
+                sender=address, received_at__gte=mail.received_at - timedelta(hours=1)
+            )
+            .exclude(pk=mail.pk)
+            .exclude(status=InboundStatus.QUARANTINED)
+            .count()
+        )
+        if recent >= limit:
+            return _quarantine(
+                mail, decision, f"more than {limit} messages from {address} in an hour (a loop?)"
+            )
+    contact = _find_contact(name, address, decision)
     if contact is None:
-        return _quarantine(mid, address, subject, raw, "the sender belongs to no organisation")
-    body = _text_body(message)
-    files = _files(message)
-    ticket = _ticket_answered(message, subject)
-    if ticket is not None and ticket.organization_id == contact.organization_id:
-        while ticket.merged_into_id is not None:
-            ticket = Ticket.objects.get(pk=ticket.merged_into_id)
-        text = strip_quoted(body)[:MAX_BODY] or "(no text)"
+        return _quarantine(mail, decision, "the sender belongs to no organisation")
+    body = mailparse.text_body(message)
+    files, left_out = _files(message)
+    ticket = _thread(message, subject, addresses, contact.organization_id, decision)
+    if ticket is not None:
+        text = mailparse.strip_quoted(body)[:MAX_BODY] or "(no text)"
         reply = add_reply(ticket, actor=None, contact=contact, body=text)
         attach(ticket, files, actor=None, reply=reply)
         status = InboundStatus.REPLY
     else:
+        decision.note(f"opened a new ticket for {contact.organization.name}")
         ticket = create_ticket(
             contact.organization,
             actor=None,
@@ -212,13 +341,285 @@ def _handle(
         )
         attach(ticket, files, actor=None)
         status = InboundStatus.NEW_TICKET
-    InboundMail.objects.create(
-        message_id=mid,
-        sender=address,
-        subject=subject,
-        status=status,
-        organization=contact.organization,
-        ticket=ticket,
-        raw=b"",
+    MailThread.objects.remember(ticket, mail.message_id, outbound=False)
+    reason = ""
+    if left_out:
+        reason = f"{len(left_out)} attachment(s) not kept: over the size or number limit"
+        decision.note(f"attachments not kept: {', '.join(left_out)}")
+        add_reply(
+            ticket,
+            actor=mail_actor(),
+            internal=True,
+            body="Attachments of the mail from "
+            f"{address} not kept (over the {max_bytes() / 1048576:.0f} MB or "
+            f"{MAX_FILES}-file limit): {', '.join(left_out)}",
+        )
+        transaction.on_commit(partial(send_over_limit_notice.enqueue, mail.pk, left_out))
+    return _finish(mail, decision, status, reason=reason, ticket=ticket)
+
+
+def _find_contact(name: str, address: str, decision: _Decision) -> Contact | None:
+    contact = (
+        Contact.objects.select_related("organization")
+        .filter(email__iexact=address, is_active=True, organization__is_active=True)
+        .order_by("pk")
+        .first()
     )
-    return Outcome(status, ticket)
+    if contact is not None:
+        decision.note(f"sender {address} is a contact of {contact.organization.name}")
+        return contact
+    domain = address.rpartition("@")[2]
+    matches = [
+        org
+        for org in Organization.objects.filter(is_active=True, email_domains__icontains=domain)
+        if domain in [str(d).lower() for d in org.email_domains]
+    ]
+    organization: Organization | None = None
+    if len(matches) == 1:
+        organization = matches[0]
+        decision.note(f"sender's domain {domain} belongs to {organization.name}")
+    elif len(matches) > 1:
+        decision.note(f"sender's domain {domain} is claimed by {len(matches)} organisations")
+    else:
+        policy_slug = str(getattr(settings, "DESK_MAIL_UNKNOWN_SENDER", "quarantine") or "")
+        if policy_slug and policy_slug != "quarantine":
+            organization = Organization.objects.filter(slug=policy_slug, is_active=True).first()
+            if organization is not None:
+                decision.note(
+                    f"unknown sender: DESK_MAIL_UNKNOWN_SENDER puts it in {organization.name}"
+                )
+        if organization is None:
+            decision.note(f"no contact {address} and no organisation with the domain {domain}")
+    if organization is None:
+        return None
+    return tenancy.create_contact(
+        organization, actor=None, name=name or address.partition("@")[0], email=address
+    )
+
+
+def _follow_merges(ticket: Ticket) -> Ticket:
+    seen = {ticket.pk}
+    while ticket.merged_into_id is not None and ticket.merged_into_id not in seen:
+        ticket = Ticket.objects.get(pk=ticket.merged_into_id)
+        seen.add(ticket.pk)
+    return ticket
+
+
+def _thread(
+    message: Message,
+    subject: str,
+    addresses: list[str],
+    organization_id: int,
+    decision: _Decision,
+) -> Ticket | None:
+    """The ticket the message answers, in the order Message-IDs, subject tag, signed token;
+    each step's finding is noted, and another organisation's ticket is never the answer."""
+
+    def accept(ticket: Ticket | None, how: str) -> Ticket | None:
+        if ticket is None:
+            return None
+        if ticket.organization_id != organization_id:
+            decision.note(f"{how}: {ticket.reference} is another organisation's ticket; ignored")
+            return None
+        found = _follow_merges(ticket)
+        merged = f" (merged into {found.reference})" if found.pk != ticket.pk else ""
+        decision.note(f"threaded to {ticket.reference}{merged}: {how}")
+        return found
+
+    ids = mailparse.message_ids(mailparse.header(message, "In-Reply-To"))
+    ids += list(reversed(mailparse.message_ids(mailparse.header(message, "References"))))
+    if ids:
+        known = {
+            t.message_id: t.ticket
+            for t in MailThread.objects.select_related("ticket").filter(message_id__in=ids[:100])
+        }
+        for mid in ids:
+            ticket = known.get(mid)
+            if ticket is None:
+                root = THREAD_RE.fullmatch(mid)
+                if root is not None and root.group(2) == desk_mail.domain():
+                    ticket = Ticket.objects.filter(number=int(root.group(1))).first()
+            found = accept(ticket, f"In-Reply-To/References names {mid}")
+            if found is not None:
+                return found
+        if not any(mid in known for mid in ids):
+            decision.note("no In-Reply-To/References Message-ID belongs to a ticket")
+    for tag in REFERENCE_RE.findall(subject):
+        found = accept(
+            Ticket.objects.filter(number=int(tag)).first(),
+            f"the subject carries [{REFERENCE_PREFIX}{tag}]",
+        )
+        if found is not None:
+            return found
+    for number, signature in desk_mail.tokens_in(addresses):
+        ticket = Ticket.objects.filter(number=number).first()
+        if ticket is None or not desk_mail.signature_valid(
+            number, ticket.organization_id, signature
+        ):
+            decision.note(f"reply address tag for {REFERENCE_PREFIX}{number} has a bad signature")
+            continue
+        found = accept(ticket, "the reply address carries its signed tag")
+        if found is not None:
+            return found
+    return None
+
+
+def _bounce(
+    mail: InboundMail, decision: _Decision, message: EmailMessage, bounced: list[str]
+) -> Outcome:
+    decision.note("a delivery status notification (bounce)")
+    thread = (
+        MailThread.objects.select_related("ticket")
+        .filter(message_id__in=bounced[:20], outbound=True)
+        .first()
+    )
+    if thread is None:
+        decision.note("it reports no mail the desk sent")
+        return _finish(mail, decision, InboundStatus.BOUNCE, reason="bounce of unknown mail")
+    ticket = _follow_merges(thread.ticket)
+    failed = [
+        line.split(";", 1)[-1].strip()
+        for line in mailparse.report_lines(message)
+        if line.lower().startswith("final-recipient:")
+    ]
+    who = ", ".join(failed) or "the requester"
+    add_reply(
+        ticket,
+        actor=mail_actor(),
+        internal=True,
+        body=f"Mail to {who} could not be delivered (bounce {mail.message_id}).",
+    )
+    decision.note(f"the bounced mail {thread.message_id} belongs to {ticket.reference}")
+    return _finish(
+        mail, decision, InboundStatus.BOUNCE, reason=f"mail to {who} bounced", ticket=ticket
+    )
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def _alert_integration(addresses: Iterable[str]) -> Integration | None:
+    from buttress.alerts.models import IntegrationKind
+    from buttress.alerts.services import find_by_key
+
+    local = alert_local_part()
+    for address in addresses:
+        lowered = address.lower()
+        if not lowered.startswith(f"{local}+"):
+            continue
+        match = ALERT_KEY_RE.search(lowered)
+        if match is None:
+            continue
+        integration = find_by_key(match.group(1))
+        if integration is not None and integration.kind == IntegrationKind.EMAIL:
+            return integration
+    return None
+
+
+def alert_local_part() -> str:
+    address = str(getattr(settings, "ALERTS_MAIL_ADDRESS", "") or "alerts@localhost")
+    return address.partition("@")[0].lower()
+
+
+def _to_alerts(
+    mail: InboundMail,
+    decision: _Decision,
+    *,
+    integration: Integration,
+    message: EmailMessage,
+    subject: str,
+    address: str,
+) -> Outcome:
+    from buttress.alerts import services as alerts
+    from buttress.alerts.formats import PayloadError
+    from buttress.alerts.tasks import enqueue_processing
+
+    decision.note(f"addressed to alert integration {integration.name!r}")
+    if not integration.is_enabled:
+        return _quarantine(mail, decision, "the alert integration is disabled")
+    body = json.dumps(
+        {
+            "subject": subject,
+            "from": address,
+            "message_id": mail.message_id,
+            "date": mailparse.header(message, "Date"),
+            "severity": mailparse.header(message, "X-Alert-Severity"),
+            "text": mailparse.text_body(message)[:4096],
+        }
+    )
+    try:
+        alerts.parse_for(integration, json.loads(body), received_at=mail.received_at)
+    except PayloadError as exc:
+        return _quarantine(mail, decision, f"not an alert: {exc}")
+    try:
+        delivery = alerts.record_delivery(
+            integration, body=body, content_type="message/rfc822", at=mail.received_at
+        )
+    except alerts.RateLimited as exc:
+        return _quarantine(mail, decision, str(exc))
+    enqueue_processing(delivery)
+    decision.note(f"recorded as alert delivery #{delivery.pk}")
+    return _finish(
+        mail,
+        decision,
+        InboundStatus.ALERT,
+        reason=f"alert delivery #{delivery.pk}",
+        organization_id=integration.organization_id,
+    )
+
+
+# --- review ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def retry(mail: InboundMail, *, actor: User | None) -> Outcome:
+    """Process a quarantined message again (after a contact was added, say)."""
+    locked = InboundMail.objects.select_for_update().get(pk=mail.pk)
+    if locked.status != InboundStatus.QUARANTINED:
+        raise ValidationError({"status": "Only quarantined mail can be retried."})
+    before = locked.reason
+    outcome = process_stored(locked)
+    audit.record(
+        locked,
+        actor=actor,
+        action=AuditEntry.Action.UPDATE,
+        organization=locked.organization,
+        note=f"Quarantined mail {locked.message_id} retried ({before}): {outcome.status}",
+    )
+    return outcome
+
+
+@transaction.atomic
+def discard(mail: InboundMail, *, actor: User | None) -> InboundMail:
+    """Give up on a quarantined message: it stays listed (as discarded), its content is
+    dropped."""
+    locked = InboundMail.objects.select_for_update().get(pk=mail.pk)
+    if locked.status != InboundStatus.QUARANTINED:
+        raise ValidationError({"status": "Only quarantined mail can be discarded."})
+    audit.record(
+        locked,
+        actor=actor,
+        action=AuditEntry.Action.DELETE,
+        organization=locked.organization,
+        note=f"Quarantined mail {locked.message_id} from {locked.sender} discarded "
+        f"({locked.reason})",
+    )
+    locked.status = InboundStatus.DISCARDED
+    locked.raw = b""
+    locked.decision = (locked.decision + "\ndiscarded by staff").strip()
+    locked.save(update_fields=["status", "raw", "decision"])
+    return locked
+
+
+def headers_of(mail: InboundMail) -> list[tuple[str, str]]:
+    """The stored message's headers, for review (decoded, at most 200)."""
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(bytes(mail.raw))
+    return [(str(k), mailparse.header(parsed, k)) for k in list(parsed.keys())[:200]]
+
+
+def safe_text_of(mail: InboundMail) -> str:
+    """The message's text as plain text (HTML reduced to its text), for review."""
+    try:
+        return mailparse.text_body(mailparse.parse(bytes(mail.raw)))[:50_000]
+    except Exception as exc:
+        return f"(the body cannot be read: {type(exc).__name__})"

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from buttress.cli import cli
 from buttress.desk import services as desk
 from buttress.desk.models import Attachment, InboundMail, Source, Ticket
-from buttress.desk.services.inbound import receive, strip_quoted
+from buttress.desk.services.inbound import receive
+from buttress.lib.mailparse import strip_quoted
 from buttress.tenancy.models import Contact
 from buttress.testing.factories import ContactFactory
 

@@ -22,6 +22,7 @@ from buttress.alerts.services import silences as alert_silences
 from buttress.assets import services as asset_services
 from buttress.catalogue import services as catalogue_services
 from buttress.desk import services as desk_services
+from buttress.desk.models import InboundMail, InboundStatus
 from buttress.desk.services import attachments as attachment_services
 from buttress.desk.services import macros as macro_services
 from buttress.desk.services import saved_views
@@ -150,6 +151,14 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         starts_at=now(),
         ends_at=now() + timedelta(hours=1),
     )
+    received = InboundMail.objects.create(
+        message_id="<isolation@acme.example>",
+        sender="dana@acme.example",
+        status=InboundStatus.QUARANTINED,
+        organization=org,
+        ticket=ticket,
+        raw=b"From: dana@acme.example\r\n\r\nhello",
+    )
     return {
         "escalation:policy_id": lambda: paging.pk,
         "escalation:ticket_id": lambda: ticket.pk,
@@ -181,6 +190,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "integration_id": lambda: integration.pk,
         "routing_rule_id": lambda: routing_rule.pk,
         "silence_id": lambda: silence.pk,
+        "mail_id": lambda: received.pk,
     }
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.tasks import task
 
 from buttress.desk import mail
-from buttress.desk.models import Reply, Ticket
+from buttress.desk.models import InboundMail, MailThread, Reply, Ticket
 
 
 @task()
@@ -38,6 +38,7 @@ def send_acknowledgement(ticket_id: int) -> bool:
     message = mail.acknowledgement(ticket)
     if message is None:
         return False
+    MailThread.objects.remember(ticket, mail.thread_id(ticket), outbound=True)
     message.send()
     return True
 
@@ -51,5 +52,19 @@ def send_reply(reply_id: int) -> bool:
     message = mail.reply_message(reply)
     if message is None:
         return False
+    MailThread.objects.remember(reply.ticket, mail.reply_message_id(reply), outbound=True)
     message.send()
+    return True
+
+
+@task()
+def send_over_limit_notice(inbound_id: int, files: list[str]) -> bool:
+    """Tell the sender of a message which of its attachments were too large to keep."""
+    received = InboundMail.objects.select_related("ticket").filter(pk=inbound_id).first()
+    if received is None or received.ticket is None or not _mail_requesters():
+        return False
+    limit = int(getattr(settings, "DESK_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024))
+    mail.over_limit_notice(
+        received.ticket, to=received.sender, subject=received.subject, files=files, limit=limit
+    ).send()
     return True

@@ -1,0 +1,53 @@
+"""Background work on mail coming in: processing stored messages and polling mailboxes."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.tasks import task
+from django_tasks_db.backend import DatabaseBackend
+
+from buttress.desk.models import InboundMail, Mailbox
+from buttress.desk.services import inbound, mailboxes
+from buttress.lib.timeutil import now
+from buttress.scheduler.claims import holding
+
+
+@task()
+def process_inbound(mail_id: int, claim: str) -> bool:
+    """True when this run processed the stored message; False for a stale or duplicate run."""
+    with holding(InboundMail, mail_id, "process_due_at", claim) as mail:
+        if mail is None:
+            return False
+        inbound.process_stored(mail)
+        return True
+
+
+@task()
+def poll_mailbox(mailbox_id: int, claim: str) -> bool:
+    """Poll one mailbox and set its next poll; a failed poll is kept on the mailbox and
+    tried again at the next interval."""
+    with holding(Mailbox, mailbox_id, "poll_due_at", claim) as mailbox:
+        if mailbox is None:
+            return False
+        at = now()
+        # A failed poll is recorded on the mailbox as last_error.
+        with contextlib.suppress(ValidationError):
+            mailboxes.poll(mailbox, at=at)
+        mailbox.refresh_from_db()
+        mailboxes.schedule_next(mailbox, at=at)
+        return True
+
+
+def enqueue_processing(mail: InboundMail) -> None:
+    """Queue a stored message's processing under the claim it was stored with (see
+    :func:`buttress.alerts.tasks.enqueue_processing` for why the two backends differ)."""
+    assert mail.process_due_at is not None
+    token = mail.process_due_at.isoformat()
+    if isinstance(process_inbound.get_backend(), DatabaseBackend):
+        process_inbound.enqueue(mail.pk, token)
+    else:
+        transaction.on_commit(partial(process_inbound.enqueue, mail.pk, token), robust=True)
