@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "buttress.monitoring",
     "buttress.maintenance",
     "buttress.alerts",
+    "buttress.notify",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",

@@ -15,5 +15,6 @@ urlpatterns: list[object] = [
     path("portal/", include("buttress.portal.urls")),
     path("", include("buttress.monitoring.urls")),
     path("maintenance/", include("buttress.maintenance.urls")),
+    path("notifications/", include("buttress.notify.urls")),
     path("", include("buttress.alerts.urls")),
 ]

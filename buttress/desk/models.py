@@ -320,6 +320,7 @@ class EventKind(models.TextChoices):
     SLA_REPLAYED = "sla_replayed", "SLA clocks rebuilt"
     SURVEY_ANSWERED = "survey_answered", "Satisfaction rated"
     ATTACHED = "attached", "File attached"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
 
 class TicketEvent(models.Model):

@@ -14,6 +14,7 @@ from buttress.api.v1 import (
     macros,
     maintenance,
     monitors,
+    notify,
     organizations,
     sites,
     sla,
@@ -36,5 +37,6 @@ api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
 api.add_router("/", maintenance.router)
+api.add_router("/", notify.router)
 
 __all__ = ["api"]
