@@ -80,10 +80,11 @@ def method_add(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def method_test(request: HttpRequest, method_id: int) -> HttpResponse:
     user = current_user(request)
     method = access.get_method_for(user, method_id)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     notification = sending.send_test(method, actor=user)
     if notification.status == DeliveryStatus.SENT:
         messages.success(request, f"Test message sent through {method.label}.")
@@ -95,10 +96,11 @@ def method_test(request: HttpRequest, method_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
     user = current_user(request)
     method = access.get_method_for(user, method_id)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     people.delete_contact_method(method, actor=user)
     messages.success(request, f"Contact method {method.label} deleted, with its rules.")
     return redirect("notify:settings")
@@ -133,10 +135,12 @@ def rule_add(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def rule_delete(request: HttpRequest, notification_rule_id: int) -> HttpResponse:
     user = current_user(request)
-    people.delete_rule(access.get_rule_for(user, notification_rule_id), actor=user)
+    rule = access.get_rule_for(user, notification_rule_id)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    people.delete_rule(rule, actor=user)
     messages.success(request, "Rule deleted.")
     return redirect("notify:settings")
 

@@ -366,7 +366,7 @@ def list_webhooks(request: HttpRequest, page: Query[PageParams]) -> dict[str, An
 
 
 @router.post("/webhooks", response=responses(WebhookCreated, 201))
-def create_webhook(request: HttpRequest, body: WebhookIn) -> HttpStatus[dict[str, Any]]:
+def create_webhook(request: HttpRequest, body: WebhookIn) -> HttpStatus[WebhookEndpoint]:
     require_write(request)
     user = current_user(request)
     org = access.organization_for_webhooks(user, body.organization)
@@ -378,8 +378,9 @@ def create_webhook(request: HttpRequest, body: WebhookIn) -> HttpStatus[dict[str
         events=body.events,
         allow_private=body.allow_private,
     )
-    data = WebhookOut.from_orm(endpoint).dict()
-    return HttpStatus(201, {**data, "secret": secret})
+    # Answered once, beside the endpoint; it is never read back from the endpoint again.
+    setattr(endpoint, "secret", secret)  # noqa: B010
+    return HttpStatus(201, endpoint)
 
 
 @router.get("/webhooks/{webhook_id}", response=responses(WebhookOut))

@@ -24,6 +24,8 @@ from buttress.desk.services import saved_views
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
+from buttress.notify.services import hooks as webhook_services
+from buttress.notify.services import people as notify_people
 from buttress.sla import services as sla_services
 from buttress.sla.tests.helpers import make_policy
 from buttress.tenancy.models import Organization
@@ -41,6 +43,7 @@ UI_NAMESPACES = {
     "portal",
     "maintenance",
     "monitoring",
+    "notify",
 }
 
 
@@ -63,7 +66,7 @@ def _parameters(pattern: URLPattern) -> list[str]:
 
 # Pages whose link itself is the permission (signed and expiring, or a monitor's secret uuid
 # that cron jobs ping): anyone holding it may use it.
-SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping"}
+SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping", "notify:action"}
 
 
 def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
@@ -102,8 +105,19 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
     view = saved_views.save_view(
         UserFactory.create(role=Role.AGENT), name="Mine", query={"org": str(org.pk)}
     )
+    member = UserFactory.create(role=Role.ORG_ADMIN, organization=org)
+    method = notify_people.add_contact_method(
+        member, actor=member, kind="email", label="Mail", target="member@example.com"
+    )
+    notify_rule = notify_people.add_rule(member, actor=member, method=method)
+    endpoint, _ = webhook_services.create_endpoint(
+        org, actor=member, name="Hook", url="https://1.1.1.1/in", events=["ticket.created"]
+    )
     return {
         # A ticket page's ``pk`` names a ticket, not an asset.
+        "method_id": lambda: method.pk,
+        "notification_rule_id": lambda: notify_rule.pk,
+        "webhook_id": lambda: endpoint.pk,
         "desk:pk": lambda: ticket.pk,
         "portal:pk": lambda: ticket.pk,
         "slug": lambda: org.slug,
