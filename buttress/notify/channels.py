@@ -45,7 +45,7 @@ def parse_apprise(url: str) -> apprise.plugins.NotifyBase:
 
 def apprise_hint(url: str) -> str:
     """The URL as it may be shown again: Apprise's own masking of its secrets, no options."""
-    masked = str(parse_apprise(url).url(privacy=True)).split("?", 1)[0]
+    masked = str(parse_apprise(url).url(privacy=True)).split("?", 1)[0]  # type: ignore[no-untyped-call]
     return masked[:120]
 
 
@@ -76,7 +76,7 @@ def send_apprise(url: str, subject: str, body: str) -> None:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise ChannelError("the Apprise URL is no longer valid")
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         ok = notifier.notify(title=subject, body=body)
     if not ok:
         lines = [line.split(" - ", 2)[-1] for line in captured.getvalue().splitlines() if line]

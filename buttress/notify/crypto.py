@@ -23,9 +23,7 @@ class Unreadable(Exception):
 
 
 def _fernet(secret: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(
-        secret.encode()
-    )
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 

@@ -30,7 +30,7 @@ class RuleForm(Form):
     quiet_end = forms.TimeField(required=False, help_text="e.g. 07:00; P1 ignores quiet hours")
 
     def __init__(self, *args: object, methods: list[tuple[int, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         field = self.fields["method"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = methods
@@ -59,7 +59,7 @@ class WebhookForm(Form):
     def __init__(
         self, *args: object, organizations: list[tuple[int | str, str]], **kwargs: object
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         field = self.fields["organization"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = organizations

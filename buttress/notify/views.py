@@ -43,8 +43,7 @@ def _settings_context(user: User, **forms: Any) -> dict[str, Any]:
         "methods": methods,
         "rules": list(access.rules_for(user)),
         "method_form": forms.get("method_form") or MethodForm(),
-        "rule_form": forms.get("rule_form")
-        or RuleForm(methods=[(m.pk, m.label) for m in methods]),
+        "rule_form": forms.get("rule_form") or RuleForm(methods=[(m.pk, m.label) for m in methods]),
         "subscription_form": forms.get("subscription_form")
         or SubscriptionForm(
             initial={
@@ -178,7 +177,12 @@ def log(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "notify/log.html",
-        {"page": page, "statuses": DeliveryStatus.choices, "status": status, "everyone": has_unrestricted_scope(user)},
+        {
+            "page": page,
+            "statuses": DeliveryStatus.choices,
+            "status": status,
+            "everyone": has_unrestricted_scope(user),
+        },
     )
 
 
@@ -188,7 +192,7 @@ def _webhook_organizations(user: User) -> list[tuple[int | str, str]]:
         choices.append(("", "Every organisation (provider-wide)"))
     orgs = organizations_for(user)
     if user.role != Role.ADMIN:
-        orgs = orgs.filter(pk=user.organization_id)
+        orgs = orgs.filter(pk=user.organization_id or 0)
     choices += [(org.pk, org.name) for org in orgs.order_by("name")[:500]]
     return choices
 
@@ -245,7 +249,9 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
         action = request.POST.get("action")
         if action == "toggle":
             hooks.update_endpoint(endpoint, actor=user, is_active=not endpoint.is_active)
-            messages.success(request, "Webhook " + ("enabled." if endpoint.is_active else "disabled."))
+            messages.success(
+                request, "Webhook " + ("enabled." if endpoint.is_active else "disabled.")
+            )
         elif action == "rotate":
             secret = hooks.rotate_secret(endpoint, actor=user)
             return render(
@@ -285,7 +291,9 @@ def action_page(request: HttpRequest, token: str) -> HttpResponse:
         link = links.read_token(token)
         user, ticket = actions.target(link)
     except ValidationError as exc:
-        return render(request, "notify/action.html", {"problem": " ".join(exc.messages)}, status=400)
+        return render(
+            request, "notify/action.html", {"problem": " ".join(exc.messages)}, status=400
+        )
     except (Http404, PermissionDenied) as exc:
         return render(request, "notify/action.html", {"problem": str(exc)}, status=404)
     done = None
@@ -298,6 +306,12 @@ def action_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "notify/action.html",
-        {"ticket": ticket, "recipient": user, "action": link.action, "done": done, "problem": problem},
+        {
+            "ticket": ticket,
+            "recipient": user,
+            "action": link.action,
+            "done": done,
+            "problem": problem,
+        },
         status=400 if problem else 200,
     )

@@ -169,9 +169,7 @@ def post(
         "Buttress-Event": event,
         "Buttress-Delivery": str(delivery_id),
     }
-    return asyncio.run(
-        _post(url, body, headers, allow_private=allow_private, network=network)
-    )
+    return asyncio.run(_post(url, body, headers, allow_private=allow_private, network=network))
 
 
 def check_url(url: str, *, allow_private: bool, network: Network = SYSTEM) -> str | None:

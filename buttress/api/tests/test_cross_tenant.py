@@ -33,7 +33,13 @@ from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
 from buttress.notify import crypto
-from buttress.notify.models import ContactMethod, Notification, NotificationRule, WebhookDelivery, WebhookEndpoint
+from buttress.notify.models import (
+    ContactMethod,
+    Notification,
+    NotificationRule,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
 from buttress.tenancy.models import Contact, Organization, Site
 from buttress.testing.factories import (

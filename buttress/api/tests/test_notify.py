@@ -14,7 +14,9 @@ SLACK = "slack://TA1234XYZ/BB12345XYZ/CCC1234567890abcdef"
 
 
 def test_a_contact_method_is_never_shown_back_in_full(as_agent: ApiClient):
-    created = as_agent.post("/me/contact-methods", {"kind": "apprise", "label": "Slack", "target": SLACK})
+    created = as_agent.post(
+        "/me/contact-methods", {"kind": "apprise", "label": "Slack", "target": SLACK}
+    )
 
     assert created.status_code == 201
     listed = as_agent.get("/me/contact-methods")
@@ -24,7 +26,9 @@ def test_a_contact_method_is_never_shown_back_in_full(as_agent: ApiClient):
 
 
 def test_a_bad_contact_method_is_a_400_naming_the_field(as_agent: ApiClient):
-    response = as_agent.post("/me/contact-methods", {"kind": "email", "label": "x", "target": "nope"})
+    response = as_agent.post(
+        "/me/contact-methods", {"kind": "email", "label": "x", "target": "nope"}
+    )
 
     assert response.status_code == 400
     assert "target" in response.json()["detail"]
@@ -46,9 +50,11 @@ def test_the_test_button_sends_and_answers_the_log_entry(as_agent: ApiClient, ag
 
 def test_rules_name_only_ones_own_methods(as_agent: ApiClient):
     other = UserFactory.create(role=Role.AGENT)
-    theirs = api_as(other).post(
-        "/me/contact-methods", {"kind": "email", "label": "m", "target": "o@example.com"}
-    ).json()
+    theirs = (
+        api_as(other)
+        .post("/me/contact-methods", {"kind": "email", "label": "m", "target": "o@example.com"})
+        .json()
+    )
     mine = as_agent.post(
         "/me/contact-methods", {"kind": "email", "label": "m", "target": "me@example.com"}
     ).json()
@@ -70,7 +76,9 @@ def test_rules_name_only_ones_own_methods(as_agent: ApiClient):
 
 
 def test_subscriptions_round_trip(as_agent: ApiClient):
-    response = as_agent.request("PUT", "/me/subscriptions", {"events": ["assigned", "sla_breached"]})
+    response = as_agent.request(
+        "PUT", "/me/subscriptions", {"events": ["assigned", "sla_breached"]}
+    )
     assert response.json() == {"events": ["assigned", "sla_breached"], "scope": "mine"}
     assert as_agent.get("/me/subscriptions").json()["events"] == ["assigned", "sla_breached"]
     bad = as_agent.request("PUT", "/me/subscriptions", {"events": ["all"]})
@@ -80,7 +88,9 @@ def test_subscriptions_round_trip(as_agent: ApiClient):
 def test_the_notification_log_shows_only_ones_own(as_agent: ApiClient, agent):
     other = UserFactory.create(role=Role.AGENT)
     for user in (agent, other):
-        Notification.objects.create(user=user, channel="email", destination=user.email, subject="s", body="b")
+        Notification.objects.create(
+            user=user, channel="email", destination=user.email, subject="s", body="b"
+        )
 
     items = as_agent.get("/notifications").json()["items"]
 
@@ -90,7 +100,12 @@ def test_the_notification_log_shows_only_ones_own(as_agent: ApiClient, agent):
 def test_a_webhooks_secret_is_shown_once(as_admin: ApiClient, org):
     created = as_admin.post(
         "/webhooks",
-        {"organization": org.pk, "name": "ITSM", "url": "https://1.1.1.1/in", "events": ["ticket.created"]},
+        {
+            "organization": org.pk,
+            "name": "ITSM",
+            "url": "https://1.1.1.1/in",
+            "events": ["ticket.created"],
+        },
     )
 
     assert created.status_code == 201

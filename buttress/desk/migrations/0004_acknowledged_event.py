@@ -4,15 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0003_sla_summary'),
+        ("desk", "0003_sla_summary"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ticketevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('field_changed', 'Field changed'), ('assigned', 'Assigned'), ('status_changed', 'Status changed'), ('reopened', 'Reopened'), ('replied', 'Replied'), ('note_added', 'Internal note'), ('time_logged', 'Time logged'), ('asset_linked', 'Asset linked'), ('asset_unlinked', 'Asset unlinked'), ('parent_set', 'Parent set'), ('related', 'Related'), ('incident_linked', 'Incident linked'), ('merged_into', 'Merged into'), ('merged_from', 'Merged from'), ('sla_started', 'SLA clock started'), ('sla_paused', 'SLA clock paused'), ('sla_resumed', 'SLA clock resumed'), ('sla_warning', 'SLA warning'), ('sla_breached', 'SLA breached'), ('sla_met', 'SLA target met'), ('sla_retargeted', 'SLA target changed'), ('sla_replayed', 'SLA clocks rebuilt'), ('survey_answered', 'Satisfaction rated'), ('attached', 'File attached'), ('acknowledged', 'Acknowledged')], max_length=24),
+            model_name="ticketevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("field_changed", "Field changed"),
+                    ("assigned", "Assigned"),
+                    ("status_changed", "Status changed"),
+                    ("reopened", "Reopened"),
+                    ("replied", "Replied"),
+                    ("note_added", "Internal note"),
+                    ("time_logged", "Time logged"),
+                    ("asset_linked", "Asset linked"),
+                    ("asset_unlinked", "Asset unlinked"),
+                    ("parent_set", "Parent set"),
+                    ("related", "Related"),
+                    ("incident_linked", "Incident linked"),
+                    ("merged_into", "Merged into"),
+                    ("merged_from", "Merged from"),
+                    ("sla_started", "SLA clock started"),
+                    ("sla_paused", "SLA clock paused"),
+                    ("sla_resumed", "SLA clock resumed"),
+                    ("sla_warning", "SLA warning"),
+                    ("sla_breached", "SLA breached"),
+                    ("sla_met", "SLA target met"),
+                    ("sla_retargeted", "SLA target changed"),
+                    ("sla_replayed", "SLA clocks rebuilt"),
+                    ("survey_answered", "Satisfaction rated"),
+                    ("attached", "File attached"),
+                    ("acknowledged", "Acknowledged"),
+                ],
+                max_length=24,
+            ),
         ),
     ]

@@ -26,7 +26,8 @@ MAX_RETRY = timedelta(hours=1)
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failure: 30 s, 1 min, 2 min, ... at most an hour."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    wait: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(wait, MAX_RETRY)
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,7 @@ def _claim_work(pk: int, claim: str) -> _Work | None:
     expected = datetime.fromisoformat(claim)
     with transaction.atomic():
         row = (
-            Notification.objects.select_for_update()
-            .select_related("method")
-            .filter(pk=pk)
-            .first()
+            Notification.objects.select_for_update().select_related("method").filter(pk=pk).first()
         )
         if row is None or row.send_due_at != expected:
             return None
@@ -115,6 +113,8 @@ def attempt(pk: int, claim: str) -> bool | None:
         if row is None or row.send_due_at != datetime.fromisoformat(claim):
             return not error
         _finish(row, ok=not error, error=error)
-        if not error and row.method is not None and row.method.verified_at is None:
-            ContactMethod.objects.filter(pk=row.method_id).update(verified_at=row.sent_at)
+        if not error and row.method_id is not None:
+            ContactMethod.objects.filter(pk=row.method_id, verified_at__isnull=True).update(
+                verified_at=row.sent_at
+            )
     return not error

@@ -53,14 +53,15 @@ def desk_event(event: TicketEvent) -> str | None:
         return DeskEvent.CUSTOMER_REPLIED if event.detail.get("by") == "customer" else None
     if kind == EventKind.STATUS_CHANGED:
         return DeskEvent.RESOLVED if event.detail.get("to") == Status.RESOLVED else None
-    return {
+    found: dict[str, str] = {
         EventKind.CREATED: DeskEvent.NEW_TICKET,
         EventKind.ASSIGNED: DeskEvent.ASSIGNED,
         EventKind.REOPENED: DeskEvent.REOPENED,
         EventKind.SLA_WARNING: DeskEvent.SLA_WARNING,
         EventKind.SLA_BREACHED: DeskEvent.SLA_BREACHED,
         EventKind.ACKNOWLEDGED: DeskEvent.ACKNOWLEDGED,
-    }.get(kind)
+    }
+    return found.get(kind)
 
 
 def webhook_events(event: TicketEvent) -> list[str]:
@@ -73,14 +74,15 @@ def webhook_events(event: TicketEvent) -> list[str]:
         if event.detail.get("to") == Status.RESOLVED:
             names.append("ticket.resolved")
         return names
-    name = {
+    names_by_kind: dict[str, str] = {
         EventKind.CREATED: "ticket.created",
         EventKind.ASSIGNED: "ticket.assigned",
         EventKind.REOPENED: "ticket.reopened",
         EventKind.ACKNOWLEDGED: "ticket.acknowledged",
         EventKind.SLA_WARNING: "sla.warning",
         EventKind.SLA_BREACHED: "sla.breached",
-    }.get(kind)
+    }
+    name = names_by_kind.get(kind)
     return [name] if name else []
 
 
@@ -160,7 +162,9 @@ def _describe(event: TicketEvent, ticket: Ticket) -> tuple[str, str]:
     return f"[{ticket.reference}] {label}: {ticket.subject}", "\n".join(lines)
 
 
-def payload(event: TicketEvent, ticket: Ticket, name: str, endpoint: WebhookEndpoint) -> dict[str, Any]:
+def payload(
+    event: TicketEvent, ticket: Ticket, name: str, endpoint: WebhookEndpoint
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "event": name,
         "occurred_at": event.at.isoformat(),

@@ -48,7 +48,8 @@ EVENTS = {
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failure: 30 s, 1 min, 2 min, ... at most two hours."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    wait: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(wait, MAX_RETRY)
 
 
 def new_secret() -> str:
@@ -67,9 +68,7 @@ def _check(
     if organization is None and not (actor.is_provider_staff and actor.role == "admin"):
         raise PermissionDenied("Only provider admins manage provider-wide webhooks.")
     if allow_private and not actor.is_provider_staff:
-        raise ValidationError(
-            {"allow_private": "Only provider staff may allow private addresses."}
-        )
+        raise ValidationError({"allow_private": "Only provider staff may allow private addresses."})
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise ValidationError({"name": f"Give a name of 1 to {MAX_NAME} characters."})

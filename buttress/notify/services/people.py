@@ -81,7 +81,11 @@ def add_contact_method(
 
 @transaction.atomic
 def update_contact_method(
-    method: ContactMethod, *, actor: User | None, label: str | None = None, target: str | None = None
+    method: ContactMethod,
+    *,
+    actor: User | None,
+    label: str | None = None,
+    target: str | None = None,
 ) -> ContactMethod:
     before = audit.snapshot(method, METHOD_FIELDS)
     if label is not None:
@@ -186,7 +190,11 @@ def update_rule(rule: NotificationRule, *, actor: User | None, **changes: Any) -
 @transaction.atomic
 def delete_rule(rule: NotificationRule, *, actor: User | None) -> None:
     audit.record_delete(
-        rule, actor=actor, organization=rule.user.organization, fields=RULE_FIELDS, object_id=rule.pk
+        rule,
+        actor=actor,
+        organization=rule.user.organization,
+        fields=RULE_FIELDS,
+        object_id=rule.pk,
     )
     rule.delete()
 
@@ -194,9 +202,8 @@ def delete_rule(rule: NotificationRule, *, actor: User | None) -> None:
 def _check_events(events: list[str]) -> None:
     unknown = sorted(set(events) - set(DeskEvent.values))
     if unknown:
-        raise ValidationError(
-            {"events": f"Unknown event(s) {', '.join(unknown)}; one of {', '.join(DeskEvent.values)}."}
-        )
+        known = ", ".join(DeskEvent.values)
+        raise ValidationError({"events": f"Unknown event(s) {', '.join(unknown)}; one of {known}."})
 
 
 @transaction.atomic

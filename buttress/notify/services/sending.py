@@ -68,9 +68,7 @@ class _Route:
 
 
 def _routes(user: User, *, urgent: bool, at: datetime) -> list[_Route]:
-    rules = list(
-        NotificationRule.objects.filter(user=user).select_related("method").order_by("pk")
-    )
+    rules = list(NotificationRule.objects.filter(user=user).select_related("method").order_by("pk"))
     if not rules:
         # Nobody is left uninformed: without rules, the account's address now.
         if not user.email:
@@ -101,7 +99,7 @@ def _with_links(body: str, ticket: Ticket | None, user: User) -> str:
     )
 
 
-def enqueue(task: Task[..., object], pk: int, due: datetime) -> None:
+def enqueue(task: Task[[int, str], bool | None], pk: int, due: datetime) -> None:
     """Queue ``task(pk, claim)`` for a row whose timer now holds ``due`` as its claim.
 
     With the database task backend the queued task commits with the row or not at all; with a

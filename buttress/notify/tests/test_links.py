@@ -56,7 +56,9 @@ def test_opening_a_link_changes_nothing_and_confirming_acknowledges(client: Clie
 
 def test_acknowledging_cancels_the_tickets_waiting_notifications(client: Client, ticket):
     agent = UserFactory.create(role=Role.AGENT)
-    method = people.add_contact_method(agent, actor=agent, kind="email", label="m", target="a@b.example")
+    method = people.add_contact_method(
+        agent, actor=agent, kind="email", label="m", target="a@b.example"
+    )
     people.add_rule(agent, actor=agent, method=method, delay_minutes=15)
     [later] = sending.notify_user(agent, subject="s", body="b", ticket=ticket)
 
@@ -103,5 +105,5 @@ def test_a_link_does_nothing_for_a_recipient_who_may_not_work_on_the_ticket(
 
 
 def test_the_link_names_an_unknown_action_never():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown action"):
         links.make_token(1, 1, "delete")

@@ -20,7 +20,9 @@ SLACK = "slack://TA1234XYZ/BB12345XYZ/CCC1234567890abcdef"
 def test_an_apprise_url_is_stored_encrypted_and_shown_masked():
     agent = UserFactory.create(role=Role.AGENT)
 
-    method = people.add_contact_method(agent, actor=agent, kind="apprise", label="Slack", target=SLACK)
+    method = people.add_contact_method(
+        agent, actor=agent, kind="apprise", label="Slack", target=SLACK
+    )
 
     stored = ContactMethod.objects.get(pk=method.pk)
     assert SLACK not in stored.target_sealed
@@ -74,7 +76,9 @@ def test_a_customer_may_not_aim_an_apprise_url_at_a_private_address(org):
 
 def test_a_rule_needs_both_ends_of_the_quiet_hours():
     agent = UserFactory.create(role=Role.AGENT)
-    method = people.add_contact_method(agent, actor=agent, kind="email", label="m", target="a@b.example")
+    method = people.add_contact_method(
+        agent, actor=agent, kind="email", label="m", target="a@b.example"
+    )
     with pytest.raises(ValidationError) as caught:
         people.add_rule(agent, actor=agent, method=method, quiet_start=time(22))
     assert "quiet_end" in caught.value.message_dict
@@ -82,7 +86,9 @@ def test_a_rule_needs_both_ends_of_the_quiet_hours():
 
 def test_a_rule_may_only_use_ones_own_method():
     agent, other = UserFactory.create_batch(2, role=Role.AGENT)
-    method = people.add_contact_method(other, actor=other, kind="email", label="m", target="a@b.example")
+    method = people.add_contact_method(
+        other, actor=other, kind="email", label="m", target="a@b.example"
+    )
     with pytest.raises(ValidationError) as caught:
         people.add_rule(agent, actor=agent, method=method)
     assert "method" in caught.value.message_dict
@@ -92,9 +98,14 @@ def test_subscriptions_are_replaced_by_the_new_set():
     agent = UserFactory.create(role=Role.AGENT)
     people.set_subscriptions(actor=agent, user=agent, events=["new_ticket", "assigned"])
 
-    people.set_subscriptions(actor=agent, user=agent, events=["assigned", "sla_breached"], scope="all")
+    people.set_subscriptions(
+        actor=agent, user=agent, events=["assigned", "sla_breached"], scope="all"
+    )
 
     rows = Subscription.objects.filter(user=agent)
-    assert sorted((s.event, s.scope) for s in rows) == [("assigned", "all"), ("sla_breached", "all")]
+    assert sorted((s.event, s.scope) for s in rows) == [
+        ("assigned", "all"),
+        ("sla_breached", "all"),
+    ]
     with pytest.raises(ValidationError):
         people.set_subscriptions(actor=agent, user=agent, events=["everything"])

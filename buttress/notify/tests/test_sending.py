@@ -11,6 +11,8 @@ from buttress.accounts.models import Role
 from buttress.notify.models import DeliveryStatus, MethodKind, Notification, Urgency
 from buttress.notify.services import delivery, people, sending
 from buttress.notify.tests.receiver import receiver
+from buttress.scheduler.claims import claim_due
+from buttress.scheduler.registry import get_timer
 from buttress.testing.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,14 +67,19 @@ def test_a_ticket_notification_ends_with_acknowledge_and_resolve_links(org):
     [notification] = sending.notify_user(agent, subject="P1", body="Down", ticket=ticket)
 
     assert "/notifications/act/" in notification.body
-    assert "Acknowledge: " in notification.body and "Resolve: " in notification.body
+    assert "Acknowledge: " in notification.body
+    assert "Resolve: " in notification.body
 
 
 def test_a_refused_delivery_is_retried_with_growing_waits_then_given_up():
     agent = UserFactory.create(role=Role.AGENT)
     with receiver(statuses=[500] * 10) as server:
         method = people.add_contact_method(
-            agent, actor=agent, kind="apprise", label="Hook", target=f"json://127.0.0.1:{server.port}"
+            agent,
+            actor=agent,
+            kind="apprise",
+            label="Hook",
+            target=f"json://127.0.0.1:{server.port}",
         )
         people.add_rule(agent, actor=agent, method=method)
         [notification] = sending.notify_user(agent, subject="s", body="b")
@@ -171,11 +178,6 @@ def test_an_inactive_user_is_not_notified():
 
 
 def test_a_delayed_notification_is_claimed_by_the_scheduler_when_due():
-    from buttress.scheduler.claims import claim_due
-    from buttress.scheduler.registry import get_timer
-
-    import buttress.notify.timers  # noqa: F401
-
     agent = UserFactory.create(role=Role.AGENT)
     method = people.add_contact_method(
         agent, actor=agent, kind="email", label="Mail", target="a@example.com"

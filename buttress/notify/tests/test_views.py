@@ -23,7 +23,13 @@ def test_the_settings_page_adds_a_method_a_rule_and_followed_events(client: Clie
     method = ContactMethod.objects.get(user=agent)
     rule = client.post(
         reverse("notify:rule_add"),
-        {"method": method.pk, "delay_minutes": 5, "urgency": "all", "quiet_start": "22:00", "quiet_end": "07:00"},
+        {
+            "method": method.pk,
+            "delay_minutes": 5,
+            "urgency": "all",
+            "quiet_start": "22:00",
+            "quiet_end": "07:00",
+        },
     )
     events = client.post(
         reverse("notify:subscriptions"), {"events": ["assigned", "sla_warning"], "scope": "mine"}
@@ -32,14 +38,19 @@ def test_the_settings_page_adds_a_method_a_rule_and_followed_events(client: Clie
 
     assert (added.status_code, rule.status_code, events.status_code) == (302, 302, 302)
     assert NotificationRule.objects.get(user=agent).delay_minutes == 5
-    assert sorted(s.event for s in Subscription.objects.filter(user=agent)) == ["assigned", "sla_warning"]
+    assert sorted(s.event for s in Subscription.objects.filter(user=agent)) == [
+        "assigned",
+        "sla_warning",
+    ]
     assert page.status_code == 200
     assert "CCC1234567890abcdef" not in page.content.decode()
 
 
 def test_a_bad_method_shows_the_error_next_to_the_field(client: Client, agent):
     client.force_login(agent)
-    response = client.post(reverse("notify:method_add"), {"kind": "email", "label": "x", "target": "nope"})
+    response = client.post(
+        reverse("notify:method_add"), {"kind": "email", "label": "x", "target": "nope"}
+    )
     assert response.status_code == 400
     assert "Enter a valid email address." in response.content.decode()
 
@@ -57,11 +68,18 @@ def test_the_test_button_reports_the_outcome(client: Client, agent):
     assert "failed" in response.content.decode()
 
 
-def test_an_admin_adds_a_webhook_and_sees_its_secret_once_and_its_log(client: Client, admin_user, org):
+def test_an_admin_adds_a_webhook_and_sees_its_secret_once_and_its_log(
+    client: Client, admin_user, org
+):
     client.force_login(admin_user)
     created = client.post(
         reverse("notify:webhooks"),
-        {"organization": org.pk, "name": "ITSM", "url": "https://1.1.1.1/in", "events": ["ticket.created"]},
+        {
+            "organization": org.pk,
+            "name": "ITSM",
+            "url": "https://1.1.1.1/in",
+            "events": ["ticket.created"],
+        },
     )
     endpoint = WebhookEndpoint.objects.get()
     detail = client.get(reverse("notify:webhook_detail", args=[endpoint.pk]))

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from buttress.accounts.models import Role
 from buttress.desk import services as desk
+from buttress.desk.models import EventKind, TicketEvent
 from buttress.notify import webhooks
 from buttress.notify.models import DeliveryStatus, WebhookDelivery
 from buttress.notify.services import fanout, hooks
@@ -33,7 +34,9 @@ def _deliver_all() -> None:
         hooks.attempt(row.pk, row.send_due_at.isoformat())
 
 
-def test_a_ticket_event_is_posted_signed_and_logged(org, admin_user, django_capture_on_commit_callbacks):
+def test_a_ticket_event_is_posted_signed_and_logged(
+    org, admin_user, django_capture_on_commit_callbacks
+):
     with receiver() as server:
         endpoint, secret = hooks.create_endpoint(
             org,
@@ -59,10 +62,17 @@ def test_a_ticket_event_is_posted_signed_and_logged(org, admin_user, django_capt
     assert '"ok"' in row.response_excerpt
 
 
-def test_a_failing_receiver_is_retried_with_back_off(org, admin_user, django_capture_on_commit_callbacks):
+def test_a_failing_receiver_is_retried_with_back_off(
+    org, admin_user, django_capture_on_commit_callbacks
+):
     with receiver(statuses=[503]) as server:
         hooks.create_endpoint(
-            org, actor=admin_user, name="x", url=server.url, events=["ticket.created"], allow_private=True
+            org,
+            actor=admin_user,
+            name="x",
+            url=server.url,
+            events=["ticket.created"],
+            allow_private=True,
         )
         with django_capture_on_commit_callbacks(execute=True):
             desk.create_ticket(org, actor=admin_user, subject="Mail down")
@@ -88,7 +98,12 @@ def test_a_customer_cannot_point_a_webhook_at_a_private_address(org):
         assert "private address" in caught.value.message_dict["url"][0]
     with pytest.raises(ValidationError) as caught:
         hooks.create_endpoint(
-            org, actor=customer, name="x", url="http://1.1.1.1/", events=["ticket.created"], allow_private=True
+            org,
+            actor=customer,
+            name="x",
+            url="http://1.1.1.1/",
+            events=["ticket.created"],
+            allow_private=True,
         )
     assert "allow_private" in caught.value.message_dict
 
@@ -109,14 +124,16 @@ def test_a_delivery_to_a_private_address_is_refused_at_send_time(org, admin_user
 
 
 def test_internal_detail_goes_only_to_provider_wide_endpoints(org, admin_user):
-    from buttress.desk.models import EventKind, TicketEvent
-
     ticket = desk.create_ticket(org, actor=admin_user, subject="x")
     event = TicketEvent.objects.create(
         ticket=ticket, kind=EventKind.SLA_BREACHED, detail={"clock": "resolution"}, is_internal=True
     )
-    mine, _ = hooks.create_endpoint(org, actor=admin_user, name="a", url="http://1.1.1.1/", events=["sla.breached"])
-    wide, _ = hooks.create_endpoint(None, actor=admin_user, name="b", url="http://1.1.1.1/", events=["sla.breached"])
+    mine, _ = hooks.create_endpoint(
+        org, actor=admin_user, name="a", url="http://1.1.1.1/", events=["sla.breached"]
+    )
+    wide, _ = hooks.create_endpoint(
+        None, actor=admin_user, name="b", url="http://1.1.1.1/", events=["sla.breached"]
+    )
 
     assert "detail" not in fanout.payload(event, ticket, "sla.breached", mine)
     assert fanout.payload(event, ticket, "sla.breached", wide)["detail"] == {"clock": "resolution"}
