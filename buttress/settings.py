@@ -254,6 +254,8 @@ DESK_MAIL_REQUESTERS = env_bool("BUTTRESS_DESK_MAIL_REQUESTERS", default=True)
 DESK_REPLY_TO = env("BUTTRESS_DESK_REPLY_TO")
 DESK_ATTACHMENT_MAX_BYTES = int(env("BUTTRESS_ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 SURVEY_VALID_DAYS = int(env("BUTTRESS_SURVEY_VALID_DAYS", "30"))
+# How long the acknowledge and resolve links in notifications work.
+NOTIFY_LINK_VALID_HOURS = int(env("BUTTRESS_NOTIFY_LINK_VALID_HOURS", "72"))
 
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))
