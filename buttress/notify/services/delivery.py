@@ -44,7 +44,11 @@ def _claim_work(pk: int, claim: str) -> _Work | None:
     expected = datetime.fromisoformat(claim)
     with transaction.atomic():
         row = (
-            Notification.objects.select_for_update().select_related("method").filter(pk=pk).first()
+            # Only the notification's row: FOR UPDATE cannot lock the outer join's null side.
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("method", "user")
+            .filter(pk=pk)
+            .first()
         )
         if row is None or row.send_due_at != expected:
             return None

@@ -224,7 +224,7 @@ def attempt(pk: int, claim: str) -> bool | None:
     expected = datetime.fromisoformat(claim)
     with transaction.atomic():
         row = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("endpoint")
             .filter(pk=pk)
             .first()
