@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "buttress.escalation",
     "buttress.catalogue",
     "buttress.response",
+    "buttress.notify",
     "buttress.scheduler",
     "buttress.ops",
     "buttress.web",
@@ -271,6 +272,8 @@ SMTPD_BIND = env("BUTTRESS_SMTPD_BIND")
 SMTPD_DOMAINS = [d.strip().lower() for d in env("BUTTRESS_SMTPD_DOMAINS").split(",") if d.strip()]
 # Alert integrations of kind email are addressed local+<key>@domain of this address.
 ALERTS_MAIL_ADDRESS = env("BUTTRESS_ALERTS_MAIL_ADDRESS", "alerts@localhost")
+# How long the acknowledge and resolve links in notifications work.
+NOTIFY_LINK_VALID_HOURS = int(env("BUTTRESS_NOTIFY_LINK_VALID_HOURS", "72"))
 
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))

@@ -19,6 +19,7 @@ urlpatterns: list[object] = [
     path("", include("buttress.monitoring.urls")),
     path("maintenance/", include("buttress.maintenance.urls")),
     path("oncall/", include("buttress.oncall.urls")),
+    path("notifications/", include("buttress.notify.urls")),
     path("", include("buttress.alerts.urls")),
     path("escalation/", include("buttress.escalation.urls")),
     path("alerts/", include("buttress.alerts.page_urls")),

@@ -321,6 +321,7 @@ class EventKind(models.TextChoices):
     SURVEY_ANSWERED = "survey_answered", "Satisfaction rated"
     ATTACHED = "attached", "File attached"
     ESCALATION = "escalation", "Escalation"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
 
 class TicketEvent(models.Model):

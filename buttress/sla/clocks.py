@@ -23,6 +23,7 @@ from django.db import transaction
 from buttress.desk.models import DONE_STATUSES, EventKind, Ticket, TicketEvent
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance
+from buttress.notify import events as notify_events
 from buttress.sla import clockwork
 from buttress.sla.calendar import BusinessCalendar
 from buttress.sla.models import (
@@ -225,7 +226,7 @@ def save_machine(
         row.save()
         saved[key] = row
     if events and machine.transitions:
-        TicketEvent.objects.bulk_create(
+        recorded = TicketEvent.objects.bulk_create(
             TicketEvent(
                 ticket=ticket,
                 kind=EVENT_KINDS[t.kind],
@@ -235,6 +236,7 @@ def save_machine(
             )
             for t in machine.transitions
         )
+        notify_events.ticket_events_recorded(recorded)
     if actions:
         SlaAction.objects.bulk_create(
             SlaAction(

@@ -103,6 +103,7 @@ class Navigation:
                 ("Two-factor authentication", "accounts:security", True),
                 ("Sessions", "accounts:sessions", True),
                 ("API tokens", "accounts:tokens", True),
+                ("Notifications", "notify:settings", True),
             ]
         )
 

@@ -42,6 +42,14 @@ from buttress.escalation.models import EscalationPolicy, EscalationStep
 from buttress.lib.timeutil import now
 from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring.models import Monitor
+from buttress.notify import crypto
+from buttress.notify.models import (
+    ContactMethod,
+    Notification,
+    NotificationRule,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from buttress.oncall.models import Layer, LayerMember, Override, Schedule
 from buttress.response.models import ActionItem, Incident, Postmortem, RoleAssignment
 from buttress.sla.models import Calendar, PolicyRule, SlaPolicy
@@ -354,6 +362,67 @@ def _mailbox_of(tenant: Tenant) -> int:
     return mailbox.pk
 
 
+def _method_of(tenant: Tenant) -> int:
+    # Made directly (no audit entry), like the integration above.
+    method, _ = ContactMethod.objects.get_or_create(
+        user=tenant.user,
+        defaults={
+            "kind": "apprise",
+            "label": f"{tenant.org.name} slack",
+            "target_sealed": crypto.seal("slack://T1/B1/C1"),
+            "target_hint": f"slack://{tenant.org.name}",
+        },
+    )
+    return method.pk
+
+
+def _notification_rule_of(tenant: Tenant) -> int:
+    rule, _ = NotificationRule.objects.get_or_create(
+        user=tenant.user, defaults={"method_id": _method_of(tenant)}
+    )
+    return rule.pk
+
+
+def _notification_of(tenant: Tenant) -> int:
+    notification, _ = Notification.objects.get_or_create(
+        user=tenant.user,
+        defaults={
+            "organization": tenant.org,
+            "channel": "email",
+            "destination": tenant.user.email,
+            "subject": f"{tenant.org.name} notice",
+            "body": "x",
+        },
+    )
+    return notification.pk
+
+
+def _webhook_of(tenant: Tenant) -> int:
+    endpoint, _ = WebhookEndpoint.objects.get_or_create(
+        organization=tenant.org,
+        defaults={
+            "name": f"{tenant.org.name} hook",
+            "url": "https://hooks.example.com/in",
+            "events": ["ticket.created"],
+            "secret_sealed": crypto.seal("whsec_x"),
+            "secret_prefix": "whsec_x",
+        },
+    )
+    return endpoint.pk
+
+
+def _webhook_delivery_of(tenant: Tenant) -> int:
+    delivery, _ = WebhookDelivery.objects.get_or_create(
+        endpoint_id=_webhook_of(tenant),
+        defaults={
+            "organization": tenant.org,
+            "event": "ticket.created",
+            "payload": {"subject": f"{tenant.org.name} ticket"},
+        },
+    )
+    return delivery.pk
+
+
 # Path parameter name -> the object of a tenant it stands for. A new endpoint with a new path
 # parameter must add its entry here.
 PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
@@ -387,6 +456,11 @@ PATH_PARAMS: dict[str, Callable[[Tenant], int | str]] = {
     "layer_id": _layer_of,
     "override_id": _override_of,
     "mail_id": _inbound_mail_of,
+    "method_id": _method_of,
+    "notification_rule_id": _notification_rule_of,
+    "notification_id": _notification_of,
+    "webhook_id": _webhook_of,
+    "delivery_id": _webhook_delivery_of,
 }
 
 # Path parameters naming rows that belong to no organisation (shared by every customer). Their

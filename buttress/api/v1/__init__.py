@@ -18,6 +18,7 @@ from buttress.api.v1 import (
     mail,
     maintenance,
     monitors,
+    notify,
     oncall,
     organizations,
     sites,
@@ -46,5 +47,6 @@ api.add_router("/", escalation.router)
 api.add_router("/", catalogue.router)
 api.add_router("/", incidents.router)
 api.add_router("/", oncall.router)
+api.add_router("/", notify.router)
 
 __all__ = ["api"]

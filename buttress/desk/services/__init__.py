@@ -18,6 +18,7 @@ from buttress.desk.services.links import (
 )
 from buttress.desk.services.priority import priority_for, priority_matrix, set_priority_rule
 from buttress.desk.services.tickets import (
+    acknowledge,
     create_ticket,
     raise_priority,
     transition,
@@ -25,6 +26,7 @@ from buttress.desk.services.tickets import (
 )
 
 __all__ = [
+    "acknowledge",
     "add_reply",
     "create_ticket",
     "link_asset",

@@ -25,6 +25,7 @@ from buttress.desk.models import (
     Status,
     Ticket,
     TicketCounter,
+    TicketEvent,
     TicketType,
     pausing_statuses,
 )
@@ -385,3 +386,29 @@ def transition(
         changes={"status": [current, to_status]},
     )
     return ticket
+
+
+@transaction.atomic
+def acknowledge(
+    ticket: Ticket, *, actor: User, at: datetime | None = None, via: str = ""
+) -> TicketEvent:
+    """Record on the timeline that ``actor`` has taken the ticket in hand (from a
+    notification's link or the ticket page): what escalation waits for."""
+    check_not_merged(ticket)
+    at = at or now()
+    event = record_event(
+        ticket,
+        EventKind.ACKNOWLEDGED,
+        actor=actor,
+        at=at,
+        detail={"via": via} if via else {},
+        internal=True,
+    )
+    audit.record(
+        ticket,
+        actor=actor,
+        action="update",
+        organization=ticket.organization,
+        note=f"acknowledged{f' via {via}' if via else ''}",
+    )
+    return event

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from buttress.desk.models import Ticket, TicketEvent
 from buttress.lib.timeutil import now
+from buttress.notify import events as notify_events
 
 if TYPE_CHECKING:
     from buttress.accounts.models import User
@@ -23,7 +24,7 @@ def record_event(
     detail: dict[str, Any] | None = None,
     internal: bool = False,
 ) -> TicketEvent:
-    return TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
         actor=actor if actor is not None and actor.pk else None,
@@ -31,6 +32,9 @@ def record_event(
         detail=detail or {},
         is_internal=internal,
     )
+    # Subscribers and webhooks hear of it once the change commits.
+    notify_events.ticket_events_recorded([event])
+    return event
 
 
 def touch(ticket: Ticket, at: datetime) -> None:

@@ -31,6 +31,8 @@ from buttress.escalation.services import StepSpec
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance_services
 from buttress.monitoring.models import Monitor
+from buttress.notify.services import hooks as webhook_services
+from buttress.notify.services import people as notify_people
 from buttress.oncall import services as oncall_services
 from buttress.response import services as response_services
 from buttress.sla import services as sla_services
@@ -56,6 +58,7 @@ UI_NAMESPACES = {
     "response",
     "oncall",
     "alerting",
+    "notify",
 }
 
 
@@ -78,7 +81,7 @@ def _parameters(pattern: URLPattern) -> list[str]:
 
 # Pages whose link itself is the permission (signed and expiring, a monitor's secret uuid
 # that cron jobs ping, a secret calendar address): anyone holding it may use it.
-SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping", "oncall:feed"}
+SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping", "oncall:feed", "notify:action"}
 
 
 def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
@@ -159,10 +162,21 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         ticket=ticket,
         raw=b"From: dana@acme.example\r\n\r\nhello",
     )
+    member = UserFactory.create(role=Role.ORG_ADMIN, organization=org)
+    method = notify_people.add_contact_method(
+        member, actor=member, kind="email", label="Mail", target="member@example.com"
+    )
+    notify_rule = notify_people.add_rule(member, actor=member, method=method)
+    endpoint, _ = webhook_services.create_endpoint(
+        org, actor=member, name="Hook", url="https://1.1.1.1/in", events=["ticket.created"]
+    )
     return {
         "escalation:policy_id": lambda: paging.pk,
         "escalation:ticket_id": lambda: ticket.pk,
         # A ticket page's ``pk`` names a ticket, not an asset.
+        "method_id": lambda: method.pk,
+        "notification_rule_id": lambda: notify_rule.pk,
+        "webhook_id": lambda: endpoint.pk,
         "desk:pk": lambda: ticket.pk,
         "portal:pk": lambda: ticket.pk,
         "slug": lambda: org.slug,
