@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -92,7 +93,7 @@ def test_measure_matches_counting_minute_by_minute(initial, changes, bounds, exc
 )
 def test_periods_add_up_to_the_whole(initial, changes, cuts, excluded):
     edges = [0, *sorted(cuts)]
-    periods = [(at(a), at(b)) for a, b in zip(edges, edges[1:], strict=False)]
+    periods = [(at(a), at(b)) for a, b in itertools.pairwise(edges)]
     history = [(at(m), s) for m, s in changes]
     blocked = [(at(a), at(b)) for a, b in excluded]
     first_status = initial
@@ -105,7 +106,7 @@ def test_periods_add_up_to_the_whole(initial, changes, cuts, excluded):
 
     assert sum((p.up for p in parts), timedelta(0)) == whole.up
     assert sum((p.down for p in parts), timedelta(0)) == whole.down
-    for part, (a, b) in zip(parts, zip(edges, edges[1:], strict=False), strict=True):
+    for part, (a, b) in zip(parts, itertools.pairwise(edges), strict=True):
         assert (part.up, part.down) == tuple(
             MINUTE * n for n in oracle(first_status, changes, a, b, excluded)
         )
