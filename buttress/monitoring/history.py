@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from buttress.assets.models import Asset
 from buttress.maintenance import occurrences as maintenance_engine
@@ -112,7 +112,7 @@ def _maintenance(
     ids = [h.monitor_id for h in histories]
     asset_ids = sorted({h.asset_id for h in histories if h.asset_id is not None})
     org_ids = sorted({h.organization_id for h in histories})
-    windows = (
+    windows: QuerySet[MaintenanceWindow] = (
         MaintenanceWindow.objects.filter(organization_id__in=org_ids)
         .filter(Q(monitors__in=ids) | Q(assets__in=asset_ids))
         .may_overlap(start, end)
@@ -121,7 +121,9 @@ def _maintenance(
         .prefetch_related(
             Prefetch(
                 "monitors", queryset=Monitor.objects.filter(pk__in=ids).only("id"), to_attr="named"
-            ),
+            )
+        )
+        .prefetch_related(
             Prefetch(
                 "assets",
                 queryset=Asset.objects.filter(pk__in=asset_ids).only("id"),

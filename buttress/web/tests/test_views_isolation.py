@@ -150,6 +150,10 @@ def test_the_walk_covers_the_object_pages():
         "maintenance:detail",
         "maintenance:delete",
         "maintenance:feed",
+        "monitoring:detail",
+        "monitoring:edit",
+        "monitoring:delete",
+        "monitoring:pause",
     } <= names
 
 
