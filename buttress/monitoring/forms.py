@@ -91,19 +91,14 @@ def _default(spec_field: dataclasses.Field[Any]) -> Any:
     return None
 
 
-def _parts(hint: Any) -> tuple[set[Any], bool]:
-    """The plain types an annotation allows and whether None is one of them."""
+def _types(hint: Any) -> set[Any]:
+    """The plain types an annotation allows, None left out (a blank field leaves it unset)."""
     origin = typing.get_origin(hint)
     if origin in {typing.Union, types.UnionType}:
-        found: set[Any] = set()
-        optional = False
-        for arg in typing.get_args(hint):
-            if arg is type(None):
-                optional = True
-            else:
-                found.add(typing.get_origin(arg) or arg)
-        return found, optional
-    return {origin or hint}, False
+        return {
+            typing.get_origin(arg) or arg for arg in typing.get_args(hint) if arg is not type(None)
+        }
+    return {origin or hint}
 
 
 def _option_field(option: str, hint: Any, spec_field: dataclasses.Field[Any]) -> forms.Field:
@@ -114,7 +109,7 @@ def _option_field(option: str, hint: Any, spec_field: dataclasses.Field[Any]) ->
     default = _default(spec_field)
     label = LABELS.get(option, option.replace("_", " ").capitalize())
     common: dict[str, Any] = {"label": label, "help_text": HELP.get(option, "")}
-    kinds, optional = _parts(hint)
+    kinds = _types(hint)
     if typing.get_origin(hint) is typing.Literal:
         choices = [(value, value) for value in typing.get_args(hint)]
         return forms.ChoiceField(choices=choices, initial=default, required=False, **common)
@@ -130,7 +125,6 @@ def _option_field(option: str, hint: Any, spec_field: dataclasses.Field[Any]) ->
         return forms.FloatField(required=required, initial=default, **common)
     if option == "expected_status":
         return forms.CharField(required=False, initial=default, max_length=200, **common)
-    del optional
     initial = default if isinstance(default, str) else None
     return forms.CharField(
         required=required, initial=initial, max_length=2000, strip=True, **common

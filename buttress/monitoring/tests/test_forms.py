@@ -307,3 +307,38 @@ def test_list_shows_uptime_bars_in_a_constant_number_of_queries(client: Client, 
     assert many == few
     assert page.count('class="uptime-bars"') == 22
     assert "100.00 %" in page
+
+
+def test_edit_moves_a_heartbeat_from_cron_to_a_period(client: Client, agent, org):
+    monitor = services.create_monitor(
+        org,
+        actor=None,
+        name="backup",
+        kind="heartbeat",
+        schedule_kind="cron",
+        schedule="0 3 * * *",
+        tz="Europe/Paris",
+    )
+    client.force_login(agent)
+
+    response = client.post(
+        reverse("monitoring:edit", args=[monitor.pk]),
+        {
+            "name": "backup",
+            "slug": "",
+            "schedule_kind": "simple",
+            "period": "7200",
+            "grace": "900",
+            "schedule": "0 3 * * *",
+            "tz": "UTC",
+        },
+    )
+
+    assert response.status_code == 302, _errors(response)
+    monitor.refresh_from_db()
+    assert (monitor.schedule_kind, monitor.period, monitor.grace, monitor.schedule) == (
+        "simple",
+        7200,
+        900,
+        "",
+    )
