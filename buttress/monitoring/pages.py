@@ -1,28 +1,72 @@
-"""The monitor pages: the list with status, and each monitor with its pings and state changes.
-
-Monitors are created and edited through the API (`/api/v1/monitors`); these pages show them
-and pause or resume them.
+"""The monitor pages: the list with status and daily uptime, each monitor with its uptime,
+pings and state changes, and the forms that add, change, pause and delete monitors.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from buttress.lib.pagination import InvalidCursor, paginate
-from buttress.monitoring import services
-from buttress.monitoring.access import can_change, get_monitor_for, monitors_for
+from buttress.lib.timeutil import now
+from buttress.monitoring import history, services, uptime
+from buttress.monitoring.access import (
+    can_change,
+    get_monitor_for,
+    get_organization_for_monitors,
+    monitors_for,
+    require_change,
+)
+from buttress.monitoring.forms import MonitorForm, add_monitor_errors
 from buttress.monitoring.models import MonitorKind, MonitorStatus
 from buttress.tenancy.access import organizations_for
+from buttress.tenancy.models import Organization
 from buttress.web.orgfilter import selected_organization
 from buttress.web.users import current_user
 
 PAGE_SIZE = 50
 RECENT = 50
+BAR_DAYS = 30
+DETAIL_PERIODS: tuple[tuple[str, timedelta], ...] = (
+    ("24 hours", timedelta(hours=24)),
+    ("7 days", timedelta(days=7)),
+    ("30 days", timedelta(days=30)),
+)
+
+
+def _level(fraction: float | None) -> str:
+    if fraction is None:
+        return "none"
+    if fraction >= 1:
+        return "full"
+    if fraction >= 0.99:
+        return "minor"
+    return "major"
+
+
+def _bars(days: list[uptime.Uptime]) -> dict[str, Any]:
+    """One bar a day and the whole period's figure, for the list."""
+    up = sum((day.up for day in days), timedelta(0))
+    down = sum((day.down for day in days), timedelta(0))
+    total = up + down
+    return {
+        "days": [
+            {
+                "level": _level(day.fraction),
+                "date": day.start,
+                "percent": day.percent,
+            }
+            for day in days
+        ],
+        "percent": up / total * 100 if total else None,
+    }
 
 
 @login_required
@@ -49,8 +93,14 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
         page = paginate(monitors, order=order, limit=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("cursor", None)
+    # Today's bar ends now; one query for the page's statuses, one for their changes.
+    days = uptime.days(now(), BAR_DAYS)
+    bars = history.uptime_by_period([m.pk for m in page.items], days)
     context: dict[str, Any] = {
         "page": page,
+        "rows": [(monitor, _bars(bars.get(monitor.pk, []))) for monitor in page.items],
+        "bar_days": BAR_DAYS,
+        "can_change": can_change(user),
         "query": query,
         "organizations": organizations,
         "org_id": org_id or "",
@@ -67,8 +117,24 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
 def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
     user = current_user(request)
     monitor = get_monitor_for(user, monitor_id)
+    exclude = request.GET.get("maintenance") == "exclude"
+    at = now()
+    try:
+        figures = [
+            (label, history.uptime(monitor, start=at - span, end=at, exclude_maintenance=exclude))
+            for label, span in DETAIL_PERIODS
+        ]
+    except ValidationError:
+        # A maintenance rule too dense to expand over the period: show the raw figures.
+        exclude = False
+        figures = [
+            (label, history.uptime(monitor, start=at - span, end=at))
+            for label, span in DETAIL_PERIODS
+        ]
     context = {
         "monitor": monitor,
+        "uptimes": figures,
+        "exclude_maintenance": exclude,
         "ping_url": services.ping_url(monitor) if monitor.is_heartbeat else "",
         "pings": list(monitor.pings.order_by("-n")[:RECENT]),
         "changes": list(monitor.state_changes.order_by("-at", "-id")[:RECENT]),
@@ -91,3 +157,105 @@ def monitor_pause(request: HttpRequest, monitor_id: int) -> HttpResponse:
         services.pause_monitor(monitor, actor=user)
         messages.success(request, f"{monitor.name} is paused.")
     return redirect("monitoring:detail", monitor_id=monitor.pk)
+
+
+def _chosen_organization(request: HttpRequest) -> Organization | None:
+    """The organisation a new monitor belongs to: sent, the header's choice, or the only one."""
+    user = current_user(request)
+    pk = request.POST.get("organization") or request.GET.get("organization")
+    if pk:
+        return get_organization_for_monitors(user, pk, write=True)
+    default = selected_organization(request)
+    if default is not None and organizations_for(user).filter(pk=default.pk).exists():
+        return default
+    orgs = list(organizations_for(user)[:2])
+    return orgs[0] if len(orgs) == 1 else None
+
+
+def _kind(request: HttpRequest) -> str:
+    kind = request.POST.get("kind") or request.GET.get("kind") or MonitorKind.HTTP
+    return kind if kind in MonitorKind.values else MonitorKind.HTTP
+
+
+def _form_page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    # Changing the kind asks for the kind's fields only (HTMX); a full page otherwise.
+    if request.headers.get("HX-Request") and request.method == "GET":
+        return render(request, "monitoring/_kind_fields.html", context)
+    return render(request, "monitoring/form.html", context)
+
+
+@login_required
+def monitor_create(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    require_change(user)
+    organization = _chosen_organization(request)
+    if organization is None:
+        # The assets to choose from are one organisation's: pick it first.
+        choose = {"organizations": organizations_for(user).only("id", "name")}
+        return render(request, "monitoring/choose_organization.html", choose)
+    kind = _kind(request)
+    data = request.POST if request.method == "POST" else None
+    form = MonitorForm(data, organization=organization, kind=kind, initial={"kind": kind})
+    form.fields["kind"].widget.attrs.update(
+        {
+            "hx-get": reverse("monitoring:create"),
+            "hx-target": "#kind-fields",
+            "hx-swap": "outerHTML",
+            "hx-include": "[name=organization]",
+            "hx-trigger": "change",
+        }
+    )
+    if request.method == "POST" and form.is_valid():
+        fields = form.service_fields()
+        if fields is not None:
+            try:
+                monitor = services.create_monitor(
+                    organization, actor=user, kind=form.check_kind, **fields
+                )
+            except ValidationError as exc:
+                add_monitor_errors(form, exc)
+            else:
+                messages.success(request, f"Monitor {monitor.name} added.")
+                return redirect("monitoring:detail", monitor_id=monitor.pk)
+    context = {"form": form, "monitor": None, "organization": organization}
+    return _form_page(request, context)
+
+
+@login_required
+def monitor_edit(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    user = current_user(request)
+    monitor = get_monitor_for(user, monitor_id, write=True)
+    data = request.POST if request.method == "POST" else None
+    form = MonitorForm(data, organization=monitor.organization, kind=monitor.kind, monitor=monitor)
+    if request.method == "POST" and form.is_valid():
+        fields = form.service_fields()
+        if fields is not None:
+            try:
+                services.update_monitor(monitor, actor=user, **fields)
+            except ValidationError as exc:
+                add_monitor_errors(form, exc)
+            else:
+                messages.success(request, f"Monitor {monitor.name} saved.")
+                return redirect("monitoring:detail", monitor_id=monitor.pk)
+    context = {"form": form, "monitor": monitor, "organization": monitor.organization}
+    return _form_page(request, context)
+
+
+@login_required
+def monitor_delete(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    user = current_user(request)
+    monitor = get_monitor_for(user, monitor_id, write=True)
+    if request.method == "POST":
+        name = monitor.name
+        services.delete_monitor(monitor, actor=user)
+        messages.success(request, f"Monitor {name} deleted.")
+        return redirect("monitoring:list")
+    return render(
+        request,
+        "web/confirm_delete.html",
+        {
+            "title": f"Delete monitor {monitor.name}?",
+            "warning": "Its pings and state history are deleted with it.",
+            "cancel_url": reverse("monitoring:detail", kwargs={"monitor_id": monitor.pk}),
+        },
+    )

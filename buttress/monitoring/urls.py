@@ -9,6 +9,9 @@ app_name = "monitoring"
 urlpatterns = [
     re_path(r"^ping/(?P<path>.+)$", views.ping, name="ping"),
     path("monitors/", pages.monitor_list, name="list"),
+    path("monitors/new/", pages.monitor_create, name="create"),
     path("monitors/<int:monitor_id>/", pages.monitor_detail, name="detail"),
+    path("monitors/<int:monitor_id>/edit/", pages.monitor_edit, name="edit"),
+    path("monitors/<int:monitor_id>/delete/", pages.monitor_delete, name="delete"),
     path("monitors/<int:monitor_id>/pause/", pages.monitor_pause, name="pause"),
 ]

@@ -1,5 +1,7 @@
 """/api/v1/monitors: create, read, change, pause and delete monitors; pings and state changes."""
 
+from urllib.parse import urlencode
+
 import pytest
 from django.test import Client
 
@@ -287,3 +289,42 @@ def test_read_token_cannot_change_monitors(agent, org):
     assert reader.get(f"/monitors/{monitor.pk}").status_code == 200
     assert reader.post(f"/monitors/{monitor.pk}/pause").status_code == 403
     assert reader.delete(f"/monitors/{monitor.pk}").status_code == 403
+
+
+def test_uptime_over_a_period_from_state_changes(as_agent, org):
+    monitor = Monitor.objects.create(organization=org, name="site", kind="http", status="up")
+    Monitor.objects.filter(pk=monitor.pk).update(created_at="2026-01-01T00:00:00Z")
+    StateChange.objects.create(
+        organization=org,
+        monitor=monitor,
+        at="2026-03-01T06:00:00Z",
+        from_status="down",
+        to_status="up",
+    )
+
+    response = as_agent.get(
+        f"/monitors/{monitor.pk}/uptime?start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z"
+    )
+
+    assert response.status_code == 200, response.json()
+    data = response.json()
+    assert data["uptime"] == 0.75
+    assert (data["up_seconds"], data["down_seconds"]) == (18 * 3600, 6 * 3600)
+    assert data["exclude_maintenance"] is False
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start": "2026-03-02T00:00:00Z", "end": "2026-03-01T00:00:00Z"}, "end"),
+        ({"start": "2026-03-01T00:00:00", "end": "2026-03-02T00:00:00Z"}, "start"),
+        ({"start": "yesterday", "end": "2026-03-02T00:00:00Z"}, "start"),
+    ],
+)
+def test_uptime_refuses_a_bad_period_naming_the_field(as_agent, org, query, field):
+    monitor = Monitor.objects.create(organization=org, name="site", kind="http")
+
+    response = as_agent.get(f"/monitors/{monitor.pk}/uptime?{urlencode(query)}")
+
+    assert response.status_code in {400, 422}
+    assert field in str(response.json())

@@ -21,7 +21,7 @@ from buttress.api.v1.base import (
     responses,
 )
 from buttress.assets.models import Asset
-from buttress.monitoring import services
+from buttress.monitoring import history, services
 from buttress.monitoring.access import (
     get_monitor_for,
     get_organization_for_monitors,
@@ -165,6 +165,29 @@ class StateChangeOut(Schema):
     reason: str
 
 
+class UptimeParams(Schema):
+    start: datetime = Field(description="The period's start, with a time zone.")
+    end: datetime = Field(description="The period's end (excluded), with a time zone.")
+    exclude_maintenance: bool = Field(
+        False, description="Leave out time covered by maintenance windows of the monitor."
+    )
+
+
+class UptimeOut(Schema):
+    monitor: int
+    start: datetime
+    end: datetime
+    exclude_maintenance: bool
+    uptime: float | None = Field(
+        description="Up time over counted time, 0 to 1; null when nothing was counted."
+    )
+    up_seconds: float = Field(description="Seconds up (late counts as up).")
+    down_seconds: float = Field(description="Seconds down (flapping counts as down).")
+    counted_seconds: float = Field(
+        description="Up plus down: unknown, paused and unreachable time is not counted."
+    )
+
+
 class PingKeyOut(Schema):
     organization: int
     ping_key: str = Field(description="Shown only now: only its hash is stored.")
@@ -286,6 +309,30 @@ def list_state_changes(
 ) -> dict[str, Any]:
     monitor = get_monitor_for(current_user(request), monitor_id)
     return paginated(StateChange.objects.filter(monitor=monitor), page, order=("-at", "-id"))
+
+
+@router.get("/monitors/{monitor_id}/uptime", response=responses(UptimeOut))
+def get_uptime(
+    request: HttpRequest, monitor_id: int, params: Query[UptimeParams]
+) -> dict[str, Any]:
+    """The share of ``[start, end)`` the monitor was up, from its state changes."""
+    monitor = get_monitor_for(current_user(request), monitor_id)
+    measured = history.uptime(
+        monitor,
+        start=params.start,
+        end=params.end,
+        exclude_maintenance=params.exclude_maintenance,
+    )
+    return {
+        "monitor": monitor.pk,
+        "start": measured.start,
+        "end": measured.end,
+        "exclude_maintenance": params.exclude_maintenance,
+        "uptime": measured.fraction,
+        "up_seconds": measured.up.total_seconds(),
+        "down_seconds": measured.down.total_seconds(),
+        "counted_seconds": measured.counted.total_seconds(),
+    }
 
 
 @router.post("/organizations/{org_id}/ping-key", response=responses(PingKeyOut, 201))

@@ -250,6 +250,10 @@ def test_the_walk_covers_the_object_pages():
         "alerting:rule_edit",
         "alerting:silence_expire",
         "alerting:incident_alerts",
+        "monitoring:detail",
+        "monitoring:edit",
+        "monitoring:delete",
+        "monitoring:pause",
     } <= names
 
 
