@@ -18,6 +18,8 @@ from buttress.desk.services.links import (
 )
 from buttress.desk.services.priority import priority_for, priority_matrix, set_priority_rule
 from buttress.desk.services.tickets import (
+    close_by_customer,
+    customer_close_path,
     create_ticket,
     raise_priority,
     transition,
@@ -26,7 +28,9 @@ from buttress.desk.services.tickets import (
 
 __all__ = [
     "add_reply",
+    "close_by_customer",
     "create_ticket",
+    "customer_close_path",
     "link_asset",
     "link_incident",
     "log_time",
