@@ -19,8 +19,8 @@ from buttress.desk.services.links import (
 from buttress.desk.services.priority import priority_for, priority_matrix, set_priority_rule
 from buttress.desk.services.tickets import (
     close_by_customer,
-    customer_close_path,
     create_ticket,
+    customer_close_path,
     raise_priority,
     transition,
     update_ticket,

@@ -147,7 +147,8 @@ def test_the_customer_closes_their_request_with_a_closing_comment(
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:detail", args=[ticket.pk])
     assert ticket.status == "closed"
-    assert ticket.resolved_at is not None and ticket.closed_at is not None
+    assert ticket.resolved_at is not None
+    assert ticket.closed_at is not None
     reply = ticket.replies.get(author=customer)
     assert (reply.body, reply.is_internal) == ("It boots again, thanks", False)
     moves = [
