@@ -210,11 +210,13 @@ def _may_close(user: User, ticket: Ticket) -> bool:
 def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
     """The requester (or their organisation's admin) closes the request, optionally with a
     closing comment that is sent as a public reply."""
+    user = current_user(request)
+    # Another organisation's request is not found, whatever the method.
+    ticket = get_ticket_for(user, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    user = current_user(request)
-    ticket = get_ticket_for(user, pk, capability=DeskCapability.OPEN)
     portal_user(request)
+    require(user, DeskCapability.OPEN)
     form = CloseRequestForm(request.POST)
     if form.is_valid():
         try:
