@@ -12,11 +12,17 @@ from buttress.accounts import services as accounts
 from buttress.accounts.models import Team, User
 from buttress.assets import services as assets
 from buttress.assets.models import Asset, AssetRelation
+from buttress.catalogue import services as catalogue
+from buttress.catalogue.models import CatalogueItem
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS, TEAMS, Customer, inventory
 from buttress.desk import services as desk
 from buttress.desk.models import Ticket
+from buttress.escalation import services as escalation
+from buttress.escalation.models import EscalationPolicy
 from buttress.oncall import services as oncall
 from buttress.oncall.models import Schedule
+from buttress.response import services as response
+from buttress.response.models import Incident
 from buttress.sla import services as sla
 from buttress.sla.models import SlaPolicy
 from buttress.tenancy import services as tenancy
@@ -54,6 +60,9 @@ def load_demo() -> DemoSummary:
     for customer in CUSTOMERS:
         _inventory(customer, orgs[customer.slug], teams, summary)
         _tickets(orgs[customer.slug], teams, summary)
+        _catalogue(orgs[customer.slug], teams, summary)
+    _escalation(teams, summary)
+    _incident(orgs[CUSTOMERS[0].slug], summary)
     return summary
 
 
@@ -344,3 +353,145 @@ def _tickets(org: Organization, teams: dict[str, Team], summary: DemoSummary) ->
         if demo.status != ticket.status:
             desk.transition(ticket, demo.status, actor=agent)
         summary.created["tickets"] += 1
+
+
+@dataclass(frozen=True)
+class DemoField:
+    key: str
+    label: str
+    kind: str = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class DemoItem:
+    name: str
+    description: str
+    category: str
+    team: str
+    urgency: str
+    fields: tuple[DemoField, ...]
+
+
+DEMO_ITEMS = (
+    DemoItem(
+        "New starter laptop",
+        "A configured laptop with the standard software, ready on the first day.",
+        "Hardware",
+        "Service Desk",
+        "medium",
+        (
+            DemoField("starter_name", "Name of the new starter", required=True),
+            DemoField("start_date", "First working day", kind="date", required=True),
+            DemoField(
+                "model",
+                "Laptop",
+                kind="choice",
+                required=True,
+                choices=("Standard 14-inch", "Developer 16-inch"),
+            ),
+            DemoField(
+                "software",
+                "Extra software",
+                kind="multi_choice",
+                choices=("Visio", "Project", "Adobe Acrobat"),
+            ),
+        ),
+    ),
+    DemoItem(
+        "Access to a shared folder",
+        "Read or write access to a folder on the file server.",
+        "Access",
+        "Infrastructure",
+        "low",
+        (
+            DemoField(
+                "folder",
+                "Folder path",
+                required=True,
+                help_text="As it appears in Explorer, e.g. \\\\files\\finance.",
+            ),
+            DemoField("access", "Access", kind="choice", required=True, choices=("Read", "Write")),
+            DemoField("manager_email", "Approving manager's email", kind="email", required=True),
+        ),
+    ),
+)
+
+
+def _catalogue(org: Organization, teams: dict[str, Team], summary: DemoSummary) -> None:
+    """Two items the customer can request, each with its form."""
+    existing = set(CatalogueItem.objects.filter(organization=org).values_list("name", flat=True))
+    for position, demo in enumerate(DEMO_ITEMS):
+        if demo.name in existing:
+            continue
+        item = catalogue.create_item(
+            actor=None,
+            organization=org,
+            name=demo.name,
+            description=demo.description,
+            category=demo.category,
+            urgency=demo.urgency,
+            team=teams.get(demo.team),
+            position=position,
+        )
+        for question in demo.fields:
+            catalogue.add_field(
+                item,
+                actor=None,
+                key=question.key,
+                label=question.label,
+                kind=question.kind,
+                required=question.required,
+                choices=list(question.choices),
+                help_text=question.help_text,
+            )
+        summary.created["catalogue items"] += 1
+
+
+ESCALATION_POLICY = "On-call (demo)"
+
+
+def _escalation(teams: dict[str, Team], summary: DemoSummary) -> None:
+    """One shared policy: the demo agent is paged first, then the infrastructure team."""
+    shared = EscalationPolicy.objects.filter(organization__isnull=True)
+    if shared.filter(name=ESCALATION_POLICY).exists():
+        return
+    agents = list(User.objects.filter(email="agent@provider.example", is_active=True))
+    if not agents:
+        return
+    steps = [escalation.StepSpec(wait_minutes=0, users=agents, teams=[])]
+    if "Infrastructure" in teams:
+        steps.append(
+            escalation.StepSpec(wait_minutes=15, users=[], teams=[teams["Infrastructure"]])
+        )
+    escalation.create_policy(
+        None,
+        actor=None,
+        name=ESCALATION_POLICY,
+        description="Pages the on-call agent, then the infrastructure team if nobody answers.",
+        steps=steps,
+        repeat=1,
+        ack_timeout=60,
+        # A default someone already chose stays the default.
+        is_default=not shared.filter(is_default=True).exists(),
+    )
+    summary.created["escalation policies"] += 1
+
+
+def _incident(org: Organization, summary: DemoSummary) -> None:
+    """The customer's VPN outage is run as an incident: a severity and a commander."""
+    ticket = (
+        Ticket.objects.filter(organization=org, type="incident", subject=DEMO_TICKETS[0].subject)
+        .order_by("id")
+        .first()
+    )
+    commander = User.objects.filter(email="agent@provider.example", is_active=True).first()
+    if ticket is None or commander is None:
+        return
+    if Incident.objects.filter(ticket=ticket).exists():
+        return
+    response.set_severity(ticket, "SEV2", actor=None, reason="Remote staff cannot stay connected.")
+    response.assign_role(ticket, role="commander", user=commander, actor=None)
+    summary.created["incidents"] += 1

@@ -55,3 +55,16 @@ class PortalReplyForm(Form):
 
 class PortalFilterForm(Form):
     status = forms.ChoiceField(label="Show", choices=STATUS_FILTERS, required=False)
+
+
+class CloseRequestForm(Form):
+    comment = forms.CharField(
+        label="Closing comment (optional)",
+        required=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Sent to the support team as a reply, e.g. what fixed it.",
+    )
+
+    def clean_comment(self) -> str:
+        return strip_nul(self.cleaned_data["comment"])

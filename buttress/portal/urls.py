@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.ticket_list, name="list"),
     path("new/", views.ticket_create, name="create"),
     path("<int:pk>/", views.ticket_detail, name="detail"),
+    path("<int:pk>/close/", views.ticket_close, name="close"),
 ]

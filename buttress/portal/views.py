@@ -29,7 +29,12 @@ from buttress.desk.access import (
 from buttress.desk.models import DONE_STATUSES, Attachment, EventKind, Level, Source, Ticket
 from buttress.desk.services import attachments
 from buttress.lib.pagination import InvalidCursor, paginate
-from buttress.portal.forms import NewRequestForm, PortalFilterForm, PortalReplyForm
+from buttress.portal.forms import (
+    CloseRequestForm,
+    NewRequestForm,
+    PortalFilterForm,
+    PortalReplyForm,
+)
 from buttress.sla import clocks
 from buttress.web.forms import add_service_errors
 from buttress.web.users import current_user
@@ -155,14 +160,19 @@ def _targets(ticket: Ticket) -> list[dict[str, object]]:
 
 
 @login_required
-def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def ticket_detail(
+    request: HttpRequest, pk: int, close_form: CloseRequestForm | None = None
+) -> HttpResponse:
     user = current_user(request)
     ticket = get_ticket_for(user, pk)
     portal_user(request)
-    form = PortalReplyForm(request.POST or None, request.FILES or None)
+    form = PortalReplyForm(
+        request.POST if close_form is None and request.POST else None,
+        request.FILES if close_form is None and request.FILES else None,
+    )
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
-    if request.method == "POST":
+    if request.method == "POST" and close_form is None:
         require(user, DeskCapability.OPEN)
         if form.is_valid():
             try:
@@ -186,5 +196,34 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "targets": _targets(ticket),
         "form": form,
         "can_reply": can(user, DeskCapability.OPEN) and ticket.merged_into_id is None,
+        "close_form": close_form or CloseRequestForm(),
+        "can_close": _may_close(user, ticket),
     }
     return render(request, "portal/detail.html", context)
+
+
+def _may_close(user: User, ticket: Ticket) -> bool:
+    return can(user, DeskCapability.OPEN) and bool(desk.customer_close_path(ticket))
+
+
+@login_required
+def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester (or their organisation's admin) closes the request, optionally with a
+    closing comment that is sent as a public reply."""
+    user = current_user(request)
+    # Another organisation's request is not found, whatever the method.
+    ticket = get_ticket_for(user, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    portal_user(request)
+    require(user, DeskCapability.OPEN)
+    form = CloseRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            desk.close_by_customer(ticket, actor=user, comment=form.cleaned_data["comment"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Your request {ticket.reference} is closed.")
+            return redirect("portal:detail", pk=ticket.pk)
+    return ticket_detail(request, pk, close_form=form)

@@ -385,3 +385,59 @@ def test_refused_field_in_a_patch_leaves_the_parent_alone(as_agent, agent, viewe
 
     assert response.status_code == 400
     assert Ticket.objects.get(pk=ticket.pk).parent is None
+
+
+def test_customer_closes_their_own_request_through_resolved(end_user, ticket):
+    response = api_as(end_user).post(
+        f"/tickets/{ticket.pk}/transitions", {"status": "closed", "comment": "Works again"}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "closed"
+    assert body["resolved_at"] is not None
+    changes = [
+        (e.detail["from"], e.detail["to"], e.actor_id)
+        for e in ticket.events.filter(kind="status_changed").order_by("id")
+    ]
+    assert changes == [("new", "resolved", end_user.pk), ("resolved", "closed", end_user.pk)]
+    assert ticket.replies.get().body == "Works again"
+
+
+def test_customer_may_only_close_not_move_a_ticket(end_user, ticket):
+    response = api_as(end_user).post(f"/tickets/{ticket.pk}/transitions", {"status": "resolved"})
+
+    assert response.status_code == 403
+    assert Ticket.objects.get(pk=ticket.pk).status == "new"
+
+
+def test_customer_closing_a_closed_request_is_a_clear_error(end_user, ticket):
+    customer = api_as(end_user)
+    customer.post(f"/tickets/{ticket.pk}/transitions", {"status": "closed"})
+
+    again = customer.post(f"/tickets/{ticket.pk}/transitions", {"status": "closed"})
+
+    assert again.status_code == 400
+    assert "already closed" in str(again.json()["detail"])
+
+
+def test_org_admin_closes_a_colleagues_request_but_not_another_organisations(
+    org_admin, other_org, agent, ticket
+):
+    foreign = services.create_ticket(other_org, actor=agent, subject="Their printer")
+    client = api_as(org_admin)
+
+    assert client.post(f"/tickets/{ticket.pk}/transitions", {"status": "closed"}).status_code == 200
+    refused = client.post(f"/tickets/{foreign.pk}/transitions", {"status": "closed"})
+    assert refused.status_code == 404
+    assert Ticket.objects.get(pk=foreign.pk).status == "new"
+
+
+def test_staff_transition_with_a_comment_sends_a_public_reply(as_agent, ticket):
+    response = as_agent.post(
+        f"/tickets/{ticket.pk}/transitions", {"status": "resolved", "comment": "Fixed the relay"}
+    )
+
+    assert response.json()["status"] == "resolved"
+    reply = ticket.replies.get()
+    assert (reply.body, reply.is_internal) == ("Fixed the relay", False)

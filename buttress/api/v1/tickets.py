@@ -270,6 +270,11 @@ class NoteIn(Schema):
 
 class TransitionIn(Schema):
     status: Status
+    comment: str = Field(
+        "",
+        max_length=100_000,
+        description="Optional; sent as a public reply before the status changes.",
+    )
 
 
 class TimeEntryOut(Schema):
@@ -511,10 +516,22 @@ def update_ticket(request: HttpRequest, ticket_id: int, body: TicketPatch) -> Ti
 
 @router.post("/tickets/{ticket_id}/transitions", response=responses(TicketDetail))
 def transition_ticket(request: HttpRequest, ticket_id: int, body: TransitionIn) -> Ticket:
+    """Provider staff move a ticket along the transition table. A customer may only close
+    their own request (``closed``; the organisation's admin any of the organisation's): a ticket
+    still being worked on is marked resolved, then closed, as in the portal."""
     require_write(request)
     user = current_user(request)
-    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
-    services.transition(ticket, body.status, actor=user)
+    if is_staff(user):
+        ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.WORK)
+        with transaction.atomic():
+            if body.comment.strip():
+                services.add_reply(ticket, actor=user, body=body.comment)
+            services.transition(ticket, body.status, actor=user)
+        return _fresh(ticket)
+    ticket = get_ticket_for(user, ticket_id, capability=DeskCapability.OPEN)
+    if body.status != Status.CLOSED:
+        raise PermissionDenied("Customers may only close their own requests (status closed).")
+    services.close_by_customer(ticket, actor=user, comment=body.comment)
     return _fresh(ticket)
 
 

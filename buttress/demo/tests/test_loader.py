@@ -7,16 +7,36 @@ from buttress.accounts.models import Team, User
 from buttress.assets.models import Asset, AssetRelation, Tag
 from buttress.assets.services import impact_of
 from buttress.audit.models import AuditEntry
+from buttress.catalogue.models import CatalogueField, CatalogueItem
 from buttress.demo.catalogue import CUSTOMERS, DEMO_PASSWORD, LOGINS
 from buttress.demo.loader import load_demo
 from buttress.desk.models import Reply, Ticket
+from buttress.escalation.models import EscalationPolicy, EscalationStep
+from buttress.escalation.services import default_policy_for
 from buttress.oncall.models import Schedule
 from buttress.oncall.services import on_call
+from buttress.response.models import Incident, RoleAssignment
 from buttress.tenancy.models import Contact, Organization, Site
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Organization, Site, Contact, User, Team, Asset, AssetRelation, Tag, AuditEntry)
+MODELS = (
+    Organization,
+    Site,
+    Contact,
+    User,
+    Team,
+    Asset,
+    AssetRelation,
+    Tag,
+    AuditEntry,
+    CatalogueItem,
+    CatalogueField,
+    EscalationPolicy,
+    EscalationStep,
+    Incident,
+    RoleAssignment,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +149,57 @@ def test_the_demo_has_an_on_call_schedule_with_two_layers():
     [evening] = on_call(schedule, datetime(2026, 1, 14, 20, tzinfo=UTC))
     assert day.email == "admin@provider.example"
     assert evening.email == "agent@provider.example"
+
+
+def test_each_customer_can_request_catalogue_items_with_forms():
+    load_demo()
+
+    for org in Organization.objects.all():
+        items = CatalogueItem.objects.filter(organization=org, is_active=True)
+        assert items.count() >= 2
+        for item in items:
+            assert CatalogueField.objects.filter(item=item, required=True).exists()
+    kinds = set(CatalogueField.objects.values_list("kind", flat=True))
+    assert {"text", "date", "choice", "email"} <= kinds
+
+
+def test_one_shared_default_escalation_policy_pages_the_demo_agent():
+    load_demo()
+    load_demo()
+
+    policy = EscalationPolicy.objects.get(organization__isnull=True)
+    assert policy.is_default
+    first = policy.steps.get(position=0)
+    assert [u.email for u in first.users.all()] == ["agent@provider.example"]
+    for org in Organization.objects.all():
+        assert default_policy_for(org) == policy
+
+
+def test_an_existing_shared_default_escalation_policy_stays_the_default():
+    from buttress.escalation import services as escalation
+
+    agent = User.objects.create(email="oncall@provider.example", role="agent")
+    chosen = escalation.create_policy(
+        None,
+        actor=None,
+        name="Ours",
+        steps=[escalation.StepSpec(wait_minutes=0, users=[agent], teams=[])],
+        is_default=True,
+    )
+
+    load_demo()
+
+    chosen.refresh_from_db()
+    assert chosen.is_default
+    assert EscalationPolicy.objects.filter(is_default=True).count() == 1
+
+
+def test_one_demo_incident_has_a_severity_and_a_commander():
+    load_demo()
+    load_demo()
+
+    incident = Incident.objects.get()
+    assert incident.ticket.type == "incident"
+    assert incident.severity == "SEV2"
+    commander = RoleAssignment.objects.get(incident=incident, role="commander")
+    assert commander.user.email == "agent@provider.example"

@@ -19,7 +19,9 @@ from buttress.desk.services.links import (
 from buttress.desk.services.priority import priority_for, priority_matrix, set_priority_rule
 from buttress.desk.services.tickets import (
     acknowledge,
+    close_by_customer,
     create_ticket,
+    customer_close_path,
     raise_priority,
     transition,
     update_ticket,
@@ -28,7 +30,9 @@ from buttress.desk.services.tickets import (
 __all__ = [
     "acknowledge",
     "add_reply",
+    "close_by_customer",
     "create_ticket",
+    "customer_close_path",
     "link_asset",
     "link_incident",
     "log_time",

@@ -412,3 +412,44 @@ def acknowledge(
         note=f"acknowledged{f' via {via}' if via else ''}",
     )
     return event
+
+
+def customer_close_path(ticket: Ticket) -> list[str]:
+    """The statuses a requester's "close this request" walks through, following the transition
+    table: a ticket still being worked on is first marked resolved (so the requester is asked
+    to rate it), then closed; an already resolved one is only closed. Empty when it cannot be
+    closed now (already closed, or merged into another ticket)."""
+    if ticket.merged_into_id is not None or ticket.status == Status.CLOSED:
+        return []
+    allowed = TRANSITIONS[ticket.status]
+    if ticket.status != Status.RESOLVED and Status.RESOLVED in allowed:
+        if Status.CLOSED in TRANSITIONS[Status.RESOLVED]:
+            return [Status.RESOLVED, Status.CLOSED]
+        return [Status.RESOLVED]
+    if Status.CLOSED in allowed:
+        return [Status.CLOSED]
+    return []
+
+
+@transaction.atomic
+def close_by_customer(ticket: Ticket, *, actor: User, comment: str = "") -> Ticket:
+    """The requester (or their organisation's admin) closes their own request.
+
+    An optional closing ``comment`` becomes a public reply; then the ticket walks the path of
+    :func:`customer_close_path` with ``actor`` recorded on every timeline entry. The caller
+    has checked that ``actor`` may see the ticket and write on it.
+    """
+    from buttress.desk.services.conversation import add_reply
+
+    # Two clicks racing: the second one sees the first one's status and is refused.
+    Ticket.objects.select_for_update(of=("self",)).only("pk").get(pk=ticket.pk)
+    ticket.refresh_from_db()
+    check_not_merged(ticket)
+    path = customer_close_path(ticket)
+    if not path:
+        raise ValidationError({"status": f"The request is already {ticket.status}."})
+    if comment.strip():
+        add_reply(ticket, actor=actor, body=comment)
+    for status in path:
+        transition(ticket, status, actor=actor)
+    return ticket

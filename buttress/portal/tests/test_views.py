@@ -129,3 +129,93 @@ def test_staff_are_sent_to_the_workspace(client: Client, agent):
     client.force_login(agent)
 
     assert client.get(reverse("portal:list")).status_code == 403
+
+
+def test_the_customer_closes_their_request_with_a_closing_comment(
+    signed_in: Client, org, agent, customer
+):
+    ticket = _mine(org, agent, customer)
+    desk.transition(ticket, "in_progress", actor=agent)
+    page = signed_in.get(reverse("portal:detail", args=[ticket.pk])).text
+    assert "Close this request" in page
+
+    response = signed_in.post(
+        reverse("portal:close", args=[ticket.pk]), {"comment": "It boots again, thanks"}
+    )
+
+    ticket.refresh_from_db()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:detail", args=[ticket.pk])
+    assert ticket.status == "closed"
+    assert ticket.resolved_at is not None
+    assert ticket.closed_at is not None
+    reply = ticket.replies.get(author=customer)
+    assert (reply.body, reply.is_internal) == ("It boots again, thanks", False)
+    moves = [
+        (e.detail["to"], e.actor_id)
+        for e in ticket.events.filter(kind="status_changed", actor=customer).order_by("id")
+    ]
+    assert moves == [("resolved", customer.pk), ("closed", customer.pk)]
+    after = signed_in.get(reverse("portal:detail", args=[ticket.pk])).text
+    assert "Close this request" not in after
+    assert "Rate the help you got" in after
+
+
+def test_a_resolved_request_is_only_closed(signed_in: Client, org, agent, customer):
+    ticket = _mine(org, agent, customer)
+    desk.transition(ticket, "resolved", actor=agent)
+
+    signed_in.post(reverse("portal:close", args=[ticket.pk]), {})
+
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
+    assert not ticket.replies.exists()
+    closed = ticket.events.get(kind="status_changed", actor=customer)
+    assert (closed.detail["from"], closed.detail["to"]) == ("resolved", "closed")
+
+
+def test_closing_a_closed_request_is_a_form_error(signed_in: Client, org, agent, customer):
+    ticket = _mine(org, agent, customer)
+    desk.transition(ticket, "closed", actor=agent)
+
+    response = signed_in.post(reverse("portal:close", args=[ticket.pk]), {"comment": "done"})
+
+    assert response.status_code == 200
+    assert "already closed" in response.text
+    assert not ticket.replies.exists()
+
+
+def test_closing_is_post_only(signed_in: Client, org, agent, customer):
+    ticket = _mine(org, agent, customer)
+
+    assert signed_in.get(reverse("portal:close", args=[ticket.pk])).status_code == 405
+
+
+def test_the_org_admin_closes_a_colleagues_request(client: Client, org, agent, org_admin):
+    ticket = desk.create_ticket(org, actor=agent, subject="Shared drive")
+    client.force_login(org_admin)
+
+    response = client.post(reverse("portal:close", args=[ticket.pk]), {})
+
+    assert response.status_code == 302
+    assert Ticket.objects.get(pk=ticket.pk).status == "closed"
+
+
+def test_another_organisations_request_cannot_be_closed(
+    client: Client, org, other_org, agent, customer
+):
+    other = desk.create_ticket(other_org, actor=agent, subject="Elsewhere")
+    colleague = desk.create_ticket(org, actor=agent, subject="A colleague's request")
+    client.force_login(customer)
+
+    assert client.post(reverse("portal:close", args=[other.pk]), {}).status_code == 404
+    assert client.post(reverse("portal:close", args=[colleague.pk]), {}).status_code == 404
+    assert Ticket.objects.filter(status="new").count() == 2
+
+
+def test_staff_close_in_the_workspace_not_the_portal(client: Client, org, agent):
+    ticket = desk.create_ticket(org, actor=agent, subject="Printer")
+    client.force_login(agent)
+
+    assert client.post(reverse("portal:close", args=[ticket.pk]), {}).status_code == 403
+    assert Ticket.objects.get(pk=ticket.pk).status == "new"
