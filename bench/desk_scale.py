@@ -167,9 +167,7 @@ def prepare_people() -> People:
 
     agent, agent_token, agent_password = one(AGENT_EMAIL, limited=False)
     limited, limited_token, limited_password = one(LIMITED_EMAIL, limited=True)
-    return People(
-        agent, agent_token, agent_password, limited, limited_token, limited_password, org
-    )
+    return People(agent, agent_token, agent_password, limited, limited_token, limited_password, org)
 
 
 def check_search_documents(tickets: int, heavy: list[int]) -> None:
@@ -271,14 +269,26 @@ def count_queries(
             Comparison(
                 "Ticket page",
                 [
-                    count(ui, f"{short.events.count()} timeline entries", ticket_page.format(pk=short.pk)),
-                    count(ui, f"{long.events.count()} timeline entries", ticket_page.format(pk=long_id)),
+                    count(
+                        ui,
+                        f"{short.events.count()} timeline entries",
+                        ticket_page.format(pk=short.pk),
+                    ),
+                    count(
+                        ui,
+                        f"{long.events.count()} timeline entries",
+                        ticket_page.format(pk=long_id),
+                    ),
                 ],
             ),
             Comparison(
                 "API timeline (GET /api/v1/tickets/{id}/events)",
                 [
-                    count(api, f"{short.events.count()} entries", f"/api/v1/tickets/{short.pk}/events?limit=200"),
+                    count(
+                        api,
+                        f"{short.events.count()} entries",
+                        f"/api/v1/tickets/{short.pk}/events?limit=200",
+                    ),
                     count(api, "200 entries", f"/api/v1/tickets/{long_id}/events?limit=200"),
                 ],
             ),
@@ -329,9 +339,7 @@ def endpoints(
         for org in org_ids[:10]
         for status, priority in (("open", "P2"), ("in_progress", "P3"), ("new", "P1"))
     ]
-    api_filtered = [
-        q.replace("org=", "organization=") + "&limit=50" for q in filtered
-    ]
+    api_filtered = [q.replace("org=", "organization=") + "&limit=50" for q in filtered]
 
     def q(word: str) -> str:
         return urlencode({"q": word})
@@ -441,8 +449,10 @@ def main(argv: list[str]) -> int:
     counts = word_counts(words)
     print(
         "search words (tickets matched): "
-        + ", ".join(f"{label} {getattr(words, label.replace(' ', '_'))!r} {n:,}"
-                    for label, n in counts.items())
+        + ", ".join(
+            f"{label} {getattr(words, label.replace(' ', '_'))!r} {n:,}"
+            for label, n in counts.items()
+        )
     )
     people = prepare_people()
     queue = reverse("desk:list")
@@ -515,7 +525,10 @@ def main(argv: list[str]) -> int:
     print_counts(comparisons)
     print_table(results["endpoints"], target_of=target_of)
     outcome = verdicts(results["endpoints"], comparisons, target_of=target_of)
-    path = args.json or ROOT / "bench" / "results" / f"desk_scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = (
+        args.json
+        or ROOT / "bench" / "results" / f"desk_scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "tickets": args.tickets,

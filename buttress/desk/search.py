@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
@@ -218,12 +219,14 @@ def _render(fragments: Sequence[str]) -> str:
 
 def _pg_snippets_sql(
     columns: Sequence[str], text: str, ticket_ids: list[int]
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[Any]]:
     """One query answering, per ticket, the headlines of ``columns`` in order up to the first
     that holds a match: the later (long) columns are only worked on when no earlier one
     matched, and :func:`_render` picks the same fragment as from all of them."""
+    # Quoted by the backend exactly as Django's SearchHeadline quotes its options.
+    ops: Any = connection.ops
     options = ", ".join(
-        connection.ops.compose_sql(f"{name}=%s", [value])
+        ops.compose_sql(f"{name}=%s", [value])
         for name, value in (
             ("StartSel", MARK_START),
             ("StopSel", MARK_END),
@@ -233,19 +236,18 @@ def _pg_snippets_sql(
         )
     )
     table = TicketSearchDocument._meta.db_table
-    headline = (
-        "ts_headline(%s::regconfig, d.{column}, websearch_to_tsquery(%s::regconfig, %s), %s)"
-    )
-    headline_params = [PG_CONFIG, PG_CONFIG, text, options]
+    headline = "ts_headline(%s::regconfig, d.{column}, websearch_to_tsquery(%s::regconfig, %s), %s)"
+    headline_params: list[Any] = [PG_CONFIG, PG_CONFIG, text, options]
 
-    def level(index: int) -> tuple[str, list[object]]:
+    def level(index: int) -> tuple[str, list[Any]]:
         call = headline.format(column=columns[index])
         found = "ARRAY[" + ", ".join(f"h{n}" for n in range(index + 1)) + "]"
         if index == len(columns) - 1:
-            return f"(SELECT {found} FROM {call} AS h{index})", headline_params
+            return f"(SELECT {found} FROM {call} AS h{index})", headline_params  # noqa: S608
         rest, rest_params = level(index + 1)
+        # Column names and aliases are constants of this module; the text is a parameter.
         sql = (
-            f"(SELECT CASE WHEN strpos(h{index}, %s) > 0 THEN {found} ELSE {rest} END "
+            f"(SELECT CASE WHEN strpos(h{index}, %s) > 0 THEN {found} ELSE {rest} END "  # noqa: S608
             f"FROM {call} AS h{index})"
         )
         return sql, [MARK_START, *rest_params, *headline_params]

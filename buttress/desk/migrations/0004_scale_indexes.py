@@ -5,22 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('assets', '0001_initial'),
-        ('desk', '0003_sla_summary'),
-        ('tenancy', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("assets", "0001_initial"),
+        ("desk", "0003_sla_summary"),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('status__in', ['closed', 'resolved']), _negated=True), fields=['-updated_at', '-id'], name='ticket_open_updated_idx'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("status__in", ["closed", "resolved"]), _negated=True),
+                fields=["-updated_at", "-id"],
+                name="ticket_open_updated_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('status__in', ['closed', 'resolved']), _negated=True), fields=['organization', '-updated_at', '-id'], name='ticket_org_open_idx'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("status__in", ["closed", "resolved"]), _negated=True),
+                fields=["organization", "-updated_at", "-id"],
+                name="ticket_org_open_idx",
+            ),
         ),
     ]

@@ -92,13 +92,11 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
     )
     events.reverse()
     # Only the replies the shown entries name: a long ticket's older ones are not on the page.
-    reply_ids = {
-        event.detail.get("reply")
-        for event in events
-        if event.kind in (EventKind.REPLIED, EventKind.NOTE_ADDED)
-        and isinstance(event.detail, dict)
-        and isinstance(event.detail.get("reply"), int)
-    }
+    reply_ids: set[int] = set()
+    for event in events:
+        named = event.detail.get("reply") if isinstance(event.detail, dict) else None
+        if event.kind in (EventKind.REPLIED, EventKind.NOTE_ADDED) and isinstance(named, int):
+            reply_ids.add(named)
     replies = {
         r.pk: r
         for r in replies_for(user, ticket)
