@@ -163,7 +163,14 @@ class BulkForm(Form):
     team = forms.ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        shown: tuple[list[User], list[Team]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``shown``: the workers and teams the view has already read, in the fields' order,
+        so that showing the form does not query them again (validating a post still does)."""
         super().__init__(*args, **kwargs)
         ticket = self.fields["ticket"]
         assert isinstance(ticket, forms.TypedMultipleChoiceField)
@@ -176,6 +183,14 @@ class BulkForm(Form):
         team = self.fields["team"]
         assert isinstance(team, forms.ModelChoiceField)
         team.queryset = Team.objects.order_by("name")
+        if shown is not None:
+            users, teams = shown
+            empty = [("", assignee.empty_label)]
+            assignee.widget.choices = [
+                *empty,
+                *((u.pk, assignee.label_from_instance(u)) for u in users),
+            ]
+            team.widget.choices = [*empty, *((t.pk, team.label_from_instance(t)) for t in teams)]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
