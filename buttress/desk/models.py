@@ -236,6 +236,11 @@ class Ticket(models.Model):
                 name="ticket_org_open_idx",
                 condition=~models.Q(status__in=sorted(DONE_STATUSES)),
             ),
+            models.Index(
+                fields=["sla_due_at", "id"],
+                name="ticket_open_sla_idx",
+                condition=~models.Q(status__in=sorted(DONE_STATUSES)),
+            ),
         ]
 
     def __str__(self) -> str:

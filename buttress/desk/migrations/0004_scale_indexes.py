@@ -30,4 +30,12 @@ class Migration(migrations.Migration):
                 name="ticket_org_open_idx",
             ),
         ),
+        migrations.AddIndex(
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("status__in", ["closed", "resolved"]), _negated=True),
+                fields=["sla_due_at", "id"],
+                name="ticket_open_sla_idx",
+            ),
+        ),
     ]
