@@ -185,12 +185,16 @@ class BulkForm(Form):
         team.queryset = Team.objects.order_by("name")
         if shown is not None:
             users, teams = shown
-            empty = [("", assignee.empty_label)]
-            assignee.widget.choices = [
-                *empty,
+            # Set on the fields (the template iterates them) and so on their widgets;
+            # validating a post still goes through the querysets.
+            assignee.choices = [
+                ("", assignee.empty_label),
                 *((u.pk, assignee.label_from_instance(u)) for u in users),
             ]
-            team.widget.choices = [*empty, *((t.pk, team.label_from_instance(t)) for t in teams)]
+            team.choices = [
+                ("", team.empty_label),
+                *((t.pk, team.label_from_instance(t)) for t in teams),
+            ]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
