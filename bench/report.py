@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ def print_counts(comparisons: Sequence[Comparison]) -> None:
             )
 
 
-def print_table(endpoints: Sequence[dict[str, Any]]) -> None:
+def print_table(
+    endpoints: Sequence[dict[str, Any]], *, target_of: Callable[[str], float | None] = target_for
+) -> None:
     baseline = endpoints[0]["p95_ms"] if endpoints else float("nan")
     header = (
         f"{'endpoint':<34}{'requests':>9}{'errors':>7}{'p50':>8}{'p95':>8}{'p99':>8}"
@@ -43,7 +45,7 @@ def print_table(endpoints: Sequence[dict[str, Any]]) -> None:
     print(header)
     print("-" * len(header))
     for row in endpoints:
-        target = target_for(row["name"])
+        target = target_of(row["name"])
         ratio = row["p95_ms"] / baseline if baseline else float("nan")
         print(
             f"{row['name']:<34}{row['requests']:>9}{row['errors']:>7}"
@@ -69,12 +71,15 @@ def print_table(endpoints: Sequence[dict[str, Any]]) -> None:
 
 
 def verdicts(
-    endpoints: Sequence[dict[str, Any]], comparisons: Sequence[Comparison]
+    endpoints: Sequence[dict[str, Any]],
+    comparisons: Sequence[Comparison],
+    *,
+    target_of: Callable[[str], float | None] = target_for,
 ) -> list[tuple[str, bool]]:
     """Each check with its outcome, printed as PASS or FAIL."""
     outcome: list[tuple[str, bool]] = []
     for row in endpoints:
-        target = target_for(row["name"])
+        target = target_of(row["name"])
         if target is None:
             continue
         ok = row["errors"] == 0 and row["p95_ms"] < target

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmarks in bench/, against a local PostgreSQL started here if needed.
-# Extra arguments go to the asset list benchmark, e.g. `scripts/bench.sh --assets 2000 --orgs 5`.
+# Extra arguments go to the asset list benchmark, e.g. `scripts/bench.sh --assets 2000 --orgs 5`;
+# `scripts/bench.sh desk [--reuse ...]` runs the service desk at scale (bench/desk_scale.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,8 @@ if ! pg_up; then
     exit 1
 fi
 
+if [ "${1:-}" = "desk" ]; then
+    shift
+    exec nice .venv/bin/python -m bench.desk_scale "$@"
+fi
 exec .venv/bin/python -m bench.assets_list "$@"

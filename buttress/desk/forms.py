@@ -163,7 +163,14 @@ class BulkForm(Form):
     team = forms.ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        shown: tuple[list[User], list[Team]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``shown``: the workers and teams the view has already read, in the fields' order,
+        so that showing the form does not query them again (validating a post still does)."""
         super().__init__(*args, **kwargs)
         ticket = self.fields["ticket"]
         assert isinstance(ticket, forms.TypedMultipleChoiceField)
@@ -176,6 +183,18 @@ class BulkForm(Form):
         team = self.fields["team"]
         assert isinstance(team, forms.ModelChoiceField)
         team.queryset = Team.objects.order_by("name")
+        if shown is not None:
+            users, teams = shown
+            # Set on the fields (the template iterates them) and so on their widgets;
+            # validating a post still goes through the querysets.
+            assignee.choices = [
+                ("", assignee.empty_label),
+                *((u.pk, assignee.label_from_instance(u)) for u in users),
+            ]
+            team.choices = [
+                ("", team.empty_label),
+                *((t.pk, team.label_from_instance(t)) for t in teams),
+            ]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -20,8 +20,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import BigIntegerField, F, FloatField, Value
 from django.db.models.expressions import RawSQL
@@ -216,6 +217,46 @@ def _render(fragments: Sequence[str]) -> str:
     return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
+def _pg_snippets_sql(
+    columns: Sequence[str], text: str, ticket_ids: list[int]
+) -> tuple[str, list[Any]]:
+    """One query answering, per ticket, the headlines of ``columns`` in order up to the first
+    that holds a match: the later (long) columns are only worked on when no earlier one
+    matched, and :func:`_render` picks the same fragment as from all of them."""
+    # Quoted by the backend exactly as Django's SearchHeadline quotes its options.
+    ops: Any = connection.ops
+    options = ", ".join(
+        ops.compose_sql(f"{name}=%s", [value])
+        for name, value in (
+            ("StartSel", MARK_START),
+            ("StopSel", MARK_END),
+            ("MaxWords", SNIPPET_WORDS),
+            ("MinWords", SNIPPET_WORDS // 2),
+            ("MaxFragments", 1),
+        )
+    )
+    table = TicketSearchDocument._meta.db_table
+    headline = "ts_headline(%s::regconfig, d.{column}, websearch_to_tsquery(%s::regconfig, %s), %s)"
+    headline_params: list[Any] = [PG_CONFIG, PG_CONFIG, text, options]
+
+    def level(index: int) -> tuple[str, list[Any]]:
+        call = headline.format(column=columns[index])
+        found = "ARRAY[" + ", ".join(f"h{n}" for n in range(index + 1)) + "]"
+        if index == len(columns) - 1:
+            return f"(SELECT {found} FROM {call} AS h{index})", headline_params  # noqa: S608
+        rest, rest_params = level(index + 1)
+        # Column names and aliases are constants of this module; the text is a parameter.
+        sql = (
+            f"(SELECT CASE WHEN strpos(h{index}, %s) > 0 THEN {found} ELSE {rest} END "  # noqa: S608
+            f"FROM {call} AS h{index})"
+        )
+        return sql, [MARK_START, *rest_params, *headline_params]
+
+    fragments, params = level(0)
+    sql = f"SELECT d.ticket_id, {fragments} FROM {table} d WHERE d.ticket_id = ANY(%s)"  # noqa: S608
+    return sql, [*params, ticket_ids]
+
+
 def snippets(ticket_ids: Sequence[int], text: str, *, include_internal: bool) -> dict[int, str]:
     """A short HTML snippet per ticket of where ``text`` matched (for one page of results).
 
@@ -225,26 +266,10 @@ def snippets(ticket_ids: Sequence[int], text: str, *, include_internal: bool) ->
         return {}
     columns = STAFF_COLUMNS if include_internal else PUBLIC_COLUMNS
     if _is_postgresql():
-        query = _pg_query(text)
-        headlines = {
-            f"headline_{column}": SearchHeadline(
-                column,
-                query,
-                config=PG_CONFIG,
-                start_sel=MARK_START,
-                stop_sel=MARK_END,
-                max_words=SNIPPET_WORDS,
-                min_words=SNIPPET_WORDS // 2,
-                max_fragments=1,
-            )
-            for column in columns
-        }
-        rows = (
-            TicketSearchDocument.objects.filter(pk__in=ticket_ids)
-            .annotate(**headlines)
-            .values_list("pk", *headlines)
-        )
-        return {row[0]: _render(row[1:]) for row in rows}
+        sql, params = _pg_snippets_sql(columns, clean_query(text), list(ticket_ids))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {int(row[0]): _render(row[1]) for row in cursor.fetchall()}
     match = fts5_query(text, include_internal=include_internal)
     if match is None:
         return {}

@@ -81,6 +81,13 @@ def _after(order: Sequence[str], values: Sequence[Any], *, reverse: bool) -> Q:
         for j in range(i):
             step &= Q(**{order[j].lstrip("-"): values[j]})
         condition |= step
+    if len(order) > 1:
+        # Implied by the condition above, but a bound on the leading column the database can
+        # use as an index range: a deep page starts where the cursor is instead of filtering
+        # every row before it.
+        first = order[0].lstrip("-")
+        descending = order[0].startswith("-") != reverse
+        condition &= Q(**{f"{first}__{'lte' if descending else 'gte'}": values[0]})
     return condition
 
 

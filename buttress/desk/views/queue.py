@@ -55,9 +55,10 @@ BULK_LIMIT = 200
 
 def _filters(
     request: HttpRequest, user: User
-) -> tuple[QueueFilterForm, TicketQuerySet, QueryDict, str]:
-    """The form, the filtered tickets, the query string without the cursor, and the words to
-    search for (empty unless the text box holds something other than a ticket number)."""
+) -> tuple[QueueFilterForm, TicketQuerySet, QueryDict, str, tuple[list[User], list[Team]]]:
+    """The form, the filtered tickets, the query string without the cursor, the words to
+    search for (empty unless the text box holds something other than a ticket number), and
+    the workers and teams read for the form's choices."""
     organizations = list(organizations_for(user).only("id", "name"))
     data = request.GET.copy()
     data.pop("cursor", None)
@@ -68,12 +69,9 @@ def _filters(
         data["org"] = str(default.pk)
     if "status" not in data:
         data["status"] = OPEN
-    form = QueueFilterForm(
-        data,
-        organizations=organizations,
-        teams=list(Team.objects.only("id", "name").order_by("name")),
-        assignees=list(workers().only("id", "full_name", "email")),
-    )
+    teams = list(Team.objects.only("id", "name").order_by("name"))
+    assignees = list(workers().only("id", "full_name", "email"))
+    form = QueueFilterForm(data, organizations=organizations, teams=teams, assignees=assignees)
     form.is_valid()
     # An invalid filter is reported on the form and left out; the valid ones still apply.
     cleaned = form.cleaned_data
@@ -110,7 +108,7 @@ def _filters(
             tickets = tickets.filter(number=int(match.group(1)))
         else:
             words = text
-    return form, tickets, data, words
+    return form, tickets, data, words, (assignees, teams)
 
 
 def _rows(tickets: TicketQuerySet) -> TicketQuerySet:
@@ -154,7 +152,7 @@ def _attach_snippets(tickets: list[Ticket], words: str, *, include_internal: boo
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = workspace_user(request)
-    form, tickets, query, words = _filters(request, user)
+    form, tickets, query, words, shown = _filters(request, user)
     order = ORDERS.get(form.cleaned_data.get("sort") or "updated", ORDERS["updated"])
     internal = sees_internal(user)
     if words:
@@ -179,7 +177,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "show_org": not form.cleaned_data.get("org"),
         "searching": bool(words),
         "can_work": can_work,
-        "bulk": BulkForm(initial={"next": f"?{query.urlencode()}"}) if can_work else None,
+        # The bulk form shows the lists the filter form read (once per page).
+        "bulk": BulkForm(initial={"next": f"?{query.urlencode()}"}, shown=shown)
+        if can_work
+        else None,
         "htmx": is_htmx(request),
     }
     template = "desk/list.html#results" if is_htmx(request) else "desk/list.html"
