@@ -5,137 +5,261 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assets', '0001_initial'),
-        ('desk', '0003_sla_summary'),
-        ('monitoring', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("assets", "0001_initial"),
+        ("desk", "0003_sla_summary"),
+        ("monitoring", "0001_initial"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Runner',
+            name="Runner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('host', models.CharField(max_length=200)),
-                ('pid', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField()),
-                ('seen_at', models.DateTimeField()),
-                ('held', models.PositiveIntegerField(default=0, help_text='Monitors leased at the last beat.')),
-                ('checks', models.PositiveBigIntegerField(default=0, help_text='Checks run since start.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("host", models.CharField(max_length=200)),
+                ("pid", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField()),
+                ("seen_at", models.DateTimeField()),
+                (
+                    "held",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Monitors leased at the last beat."
+                    ),
+                ),
+                (
+                    "checks",
+                    models.PositiveBigIntegerField(default=0, help_text="Checks run since start."),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='check_due_at',
+            model_name="monitor",
+            name="check_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='configured_by_staff',
+            model_name="monitor",
+            name="configured_by_staff",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='consecutive_failures',
+            model_name="monitor",
+            name="consecutive_failures",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='consecutive_successes',
+            model_name="monitor",
+            name="consecutive_successes",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='depends_on',
-            field=models.ForeignKey(blank=True, help_text='While this monitor is down, this one is unreachable rather than down.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='dependents', to='monitoring.monitor'),
+            model_name="monitor",
+            name="depends_on",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="While this monitor is down, this one is unreachable rather than down.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="dependents",
+                to="monitoring.monitor",
+            ),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='depends_on_asset',
-            field=models.ForeignKey(blank=True, help_text='While every monitor of this asset is down, this one is unreachable.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='assets.asset'),
+            model_name="monitor",
+            name="depends_on_asset",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="While every monitor of this asset is down, this one is unreachable.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="assets.asset",
+            ),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='down_after',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Consecutive failures before the monitor is down.'),
+            model_name="monitor",
+            name="down_after",
+            field=models.PositiveSmallIntegerField(
+                default=2, help_text="Consecutive failures before the monitor is down."
+            ),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='health',
-            field=models.CharField(choices=[('up', 'Up'), ('down', 'Down'), ('unknown', 'Unknown')], default='unknown', help_text="The judgement of the monitor's own results, before flapping and parents.", max_length=16),
+            model_name="monitor",
+            name="health",
+            field=models.CharField(
+                choices=[("up", "Up"), ("down", "Down"), ("unknown", "Unknown")],
+                default="unknown",
+                help_text="The judgement of the monitor's own results, before flapping and parents.",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='last_checked_at',
+            model_name="monitor",
+            name="last_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='lease_expires_at',
+            model_name="monitor",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='lease_owner',
+            model_name="monitor",
+            name="lease_owner",
             field=models.CharField(blank=True, db_index=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='recent_results',
-            field=models.CharField(blank=True, help_text='The newest results, oldest first: u or d.', max_length=21),
+            model_name="monitor",
+            name="recent_results",
+            field=models.CharField(
+                blank=True, help_text="The newest results, oldest first: u or d.", max_length=21
+            ),
         ),
         migrations.AddField(
-            model_name='monitor',
-            name='up_after',
-            field=models.PositiveSmallIntegerField(default=1, help_text='Consecutive successes before a down monitor is up again.'),
+            model_name="monitor",
+            name="up_after",
+            field=models.PositiveSmallIntegerField(
+                default=1, help_text="Consecutive successes before a down monitor is up again."
+            ),
         ),
         migrations.CreateModel(
-            name='CheckResult',
+            name="CheckResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('up', 'Up'), ('down', 'Down'), ('unknown', 'Unknown')], max_length=8)),
-                ('latency_ms', models.FloatField(blank=True, null=True)),
-                ('message', models.CharField(blank=True, max_length=300)),
-                ('monitor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='monitoring.monitor')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("up", "Up"), ("down", "Down"), ("unknown", "Unknown")],
+                        max_length=8,
+                    ),
+                ),
+                ("latency_ms", models.FloatField(blank=True, null=True)),
+                ("message", models.CharField(blank=True, max_length=300)),
+                (
+                    "monitor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="monitoring.monitor",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['monitor', 'at'], name='checkresult_monitor_at_idx'), models.Index(fields=['at'], name='checkresult_at_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["monitor", "at"], name="checkresult_monitor_at_idx"),
+                    models.Index(fields=["at"], name="checkresult_at_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MonitorIncident',
+            name="MonitorIncident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('opened_at', models.DateTimeField()),
-                ('recovered_at', models.DateTimeField(blank=True, null=True)),
-                ('monitor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='monitoring.monitor')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                ("recovered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "monitor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="incidents",
+                        to="monitoring.monitor",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at', '-id'],
-                'indexes': [models.Index(fields=['monitor', 'opened_at'], name='monitorincident_mon_idx')],
+                "ordering": ["-opened_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["monitor", "opened_at"], name="monitorincident_mon_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MonitoringSettings',
+            name="MonitoringSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('private_targets', models.CharField(choices=[('staff', 'Only monitors set up by provider staff'), ('allowed', 'Allowed for every monitor'), ('refused', 'Refused for every monitor')], default='staff', help_text='Whether checks may reach private, loopback and link-local addresses.', max_length=8)),
-                ('organization', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='monitoring_settings', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "private_targets",
+                    models.CharField(
+                        choices=[
+                            ("staff", "Only monitors set up by provider staff"),
+                            ("allowed", "Allowed for every monitor"),
+                            ("refused", "Refused for every monitor"),
+                        ],
+                        default="staff",
+                        help_text="Whether checks may reach private, loopback and link-local addresses.",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="monitoring_settings",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'monitoring settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('private_targets__in', ['staff', 'allowed', 'refused'])), name='monitoringsettings_private_targets_valid')],
+                "verbose_name_plural": "monitoring settings",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("private_targets__in", ["staff", "allowed", "refused"])
+                        ),
+                        name="monitoringsettings_private_targets_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -19,8 +19,8 @@ from buttress.monitoring import services
 from buttress.monitoring.models import (
     CheckResult,
     Monitor,
-    MonitoringSettings,
     MonitorIncident,
+    MonitoringSettings,
     PrivateTargets,
     StateChange,
 )
@@ -244,11 +244,14 @@ def test_a_maintenance_window_suppresses_the_incident(org):
     def checked_again() -> bool:
         """another failing check after going down"""
         change = StateChange.objects.filter(monitor=monitor, to_status="down").first()
-        return change is not None and CheckResult.objects.filter(
-            monitor=monitor, at__gt=change.at
-        ).exists()
+        return (
+            change is not None
+            and CheckResult.objects.filter(monitor=monitor, at__gt=change.at).exists()
+        )
 
-    drive(target, [(down, None), (checked_again, None)], configure=lambda t: point(monitor, t.url()))
+    drive(
+        target, [(down, None), (checked_again, None)], configure=lambda t: point(monitor, t.url())
+    )
 
     assert not MonitorIncident.objects.filter(monitor=monitor).exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -15,6 +16,7 @@ from buttress.monitoring import services
 from buttress.monitoring.models import CheckResult, Monitor, Runner
 from buttress.testing.processes import database_url, wait_for
 
+logger = logging.getLogger(__name__)
 LEASE = 4
 COUNT = 30
 
@@ -109,7 +111,7 @@ def test_two_runners_share_the_monitors_and_one_takes_over_a_killed_one(
             timeout=60,
             what="the orphaned monitors checked again",
         )
-        print(f"taken over {taken_over_after:.1f} s after the kill (lease {LEASE} s)")
+        logger.info("taken over %.1f s after the kill (lease %d s)", taken_over_after, LEASE)
         assert first.poll() is None
         assert set(Monitor.objects.values_list("status", flat=True)) == {"up"}
     finally:

@@ -16,9 +16,7 @@ from buttress.monitoring.states import (
 
 DEFAULT = Thresholds()
 outcomes = st.lists(st.sampled_from(["up", "down", "unknown"]), max_size=80)
-thresholds = st.builds(
-    Thresholds, down_after=st.integers(1, 10), up_after=st.integers(1, 10)
-)
+thresholds = st.builds(Thresholds, down_after=st.integers(1, 10), up_after=st.integers(1, 10))
 
 
 def run(results: list[str], limits: Thresholds = DEFAULT, start: State | None = None) -> Step:
@@ -35,9 +33,7 @@ def health_oracle(results: list[str], limits: Thresholds) -> str:
     health = "unknown"
     for end in range(1, len(judged) + 1):
         tail = judged[:end]
-        if len(tail) >= limits.down_after and all(
-            r == "down" for r in tail[-limits.down_after :]
-        ):
+        if len(tail) >= limits.down_after and all(r == "down" for r in tail[-limits.down_after :]):
             health = "down"
         elif len(tail) >= limits.up_after and all(r == "up" for r in tail[-limits.up_after :]):
             health = "up"
