@@ -229,6 +229,9 @@ class Runner:
             problem=problem,
             state=target.state,
             phase=checking.phase(target.pk, target.interval),
+            # A down monitor may have had its incident suppressed (maintenance) by the runner
+            # that held it before: its next failure looks again.
+            incident_pending=target.state.status == "down",
         )
         self.held[target.pk] = held
         due = self._next_slot(held, after=time.time())
