@@ -323,13 +323,24 @@ class Runner:
 
     # --- writing -----------------------------------------------------------------------------
 
-    async def flush(self) -> None:
+    async def flush(self, *, budget: float | None = None) -> None:
+        """Write the results gathered so far, then the status changes they caused.
+
+        With a ``budget`` (when stopping) changes still unwritten when it runs out are
+        dropped: the saved counters make the next check of each monitor, by whichever runner
+        holds it then, find the same change again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if budget is None else loop.time() + budget
         results, self._results = self._results, []
         progress, self._progress = list(self._progress.values()), {}
         changes, self._changes = self._changes, {}
         if results or progress:
             await self._call(checking.save_results, self.name, results, progress)
         for pk, (status, reason, at, message, generation) in changes.items():
+            if deadline is not None and loop.time() > deadline:
+                logger.warning("runner %s stopped before writing some status changes", self.name)
+                break
             applied: checking.Applied | None = await self._call(
                 checking.apply_status,
                 pk,
@@ -414,7 +425,7 @@ class Runner:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         try:
-            await self.flush()
+            await self.flush(budget=STOP_GRACE)
             await self._call(leases.forget, self.name)
         except DatabaseError:
             logger.warning("runner %s could not write its last results", self.name)
