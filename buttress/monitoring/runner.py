@@ -50,6 +50,8 @@ PRUNE_EVERY = 300.0
 REFERENCE_EVERY = 15.0
 REFERENCE_TIMEOUT = 5.0
 STOP_GRACE = 10.0
+# A runner's heartbeat this old belongs to a runner that is surely gone.
+FORGET_RUNNERS_AFTER = timedelta(days=1)
 # Start lags kept for the statistics the benchmark reads.
 LAGS_KEPT = 100_000
 # A probe is cancelled this long after its own time-out should have ended it.
@@ -217,11 +219,11 @@ class Runner:
         if old is not None:
             # A configuration change: the state in memory is newer than the row's.
             old.target, old.spec, old.problem = replace(target, state=old.state), spec, problem
-            if old.target.interval != target.interval or not old.running:
-                old.phase = checking.phase(target.pk, target.interval)
+            old.phase = checking.phase(target.pk, target.interval)
+            if not old.running:
+                # A running check schedules the next one itself, at the new phase.
                 old.generation += 1
-                if not old.running:
-                    self._schedule(old, self._next_slot(old, after=time.time()))
+                self._schedule(old, self._next_slot(old, after=time.time()))
             return
         held = Held(
             target=target,
@@ -405,6 +407,7 @@ class Runner:
                 loop.add_signal_handler(signum, self.stop)
         logger.info("runner %s started (concurrency %d)", self.name, self.concurrency)
         await self.check_reference()
+        await self._call(leases.forget_stale, at=now(), older_than=FORGET_RUNNERS_AFTER)
         await self.lease_cycle()
         background = [
             asyncio.create_task(self.dispatch()),

@@ -91,7 +91,7 @@ def drive(target: Target, steps: list[Step], **options: Any) -> Runner:
                             raise AssertionError(f"never held: {condition.__doc__}")
                         await asyncio.sleep(0.1)
                     if action is not None:
-                        action()
+                        await runner._call(action)
             finally:
                 stop.set()
                 await task
@@ -223,6 +223,31 @@ def test_going_down_opens_an_incident_and_recovery_resolves_it(org):
     # Down only after two failed checks: the first failure was re-checked at once.
     failures = CheckResult.objects.filter(monitor=monitor, status="down", at__lte=down.at)
     assert failures.count() == 2
+
+
+def test_an_edited_monitor_is_checked_with_its_new_configuration(org):
+    monitor = http_monitor(org, "moved site")
+    target = Target()
+
+    def down() -> bool:
+        """the monitor down on its old address"""
+        return status_of(monitor) == "down"
+
+    def up() -> bool:
+        """the monitor up on its new address"""
+        return status_of(monitor) == "up"
+
+    def move() -> None:
+        point(monitor, target.url())  # a new config and updated_at, as an edit writes them
+
+    # Port 1 on loopback refuses connections.
+    drive(
+        target,
+        [(down, move), (up, None)],
+        configure=lambda t: point(monitor, "http://127.0.0.1:1/"),
+    )
+
+    assert target.hits["switch"] >= 1
 
 
 def test_a_maintenance_window_suppresses_the_incident(org):
