@@ -325,23 +325,31 @@ class Runner:
 
     # --- writing -----------------------------------------------------------------------------
 
-    async def flush(self, *, budget: float | None = None) -> None:
+    async def flush(self, *, stopping: bool = False) -> None:
         """Write the results gathered so far, then the status changes they caused.
 
-        With a ``budget`` (when stopping) changes still unwritten when it runs out are
-        dropped: the saved counters make the next check of each monitor, by whichever runner
-        holds it then, find the same change again.
+        Status changes are written for at most a flush period (at least 1 s) per call and the
+        rest carried to the next call, so that a flood of changes (a mass outage, the first
+        results of thousands of new monitors) never holds back the results. When stopping,
+        the changes left after STOP_GRACE are dropped: the saved counters make the next check
+        of each monitor, by whichever runner holds it then, find the same change again.
         """
         loop = asyncio.get_running_loop()
-        deadline = None if budget is None else loop.time() + budget
+        deadline = loop.time() + (STOP_GRACE if stopping else max(self.flush_every, 1.0))
         results, self._results = self._results, []
         progress, self._progress = list(self._progress.values()), {}
         changes, self._changes = self._changes, {}
         if results or progress:
             await self._call(checking.save_results, self.name, results, progress)
-        for pk, (status, reason, at, message, generation) in changes.items():
-            if deadline is not None and loop.time() > deadline:
-                logger.warning("runner %s stopped before writing some status changes", self.name)
+        pending = list(changes.items())
+        for index, (pk, (status, reason, at, message, generation)) in enumerate(pending):
+            if loop.time() > deadline:
+                if stopping:
+                    logger.warning("runner %s stopped before writing some changes", self.name)
+                else:
+                    for later_pk, change in pending[index:]:
+                        # A change found meanwhile for the same monitor is newer.
+                        self._changes.setdefault(later_pk, change)
                 break
             applied: checking.Applied | None = await self._call(
                 checking.apply_status,
@@ -428,7 +436,7 @@ class Runner:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         try:
-            await self.flush(budget=STOP_GRACE)
+            await self.flush(stopping=True)
             await self._call(leases.forget, self.name)
         except DatabaseError:
             logger.warning("runner %s could not write its last results", self.name)
