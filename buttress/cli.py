@@ -21,7 +21,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buttress.settings")
 DEFAULT_BIND = "127.0.0.1:8000"
 # The processes `buttress run` starts, each as `buttress <kind>`; later kinds append here.
 # smtpd is started only when BUTTRESS_SMTPD_BIND is set.
-PROCESS_KINDS: list[str] = ["web", "worker", "scheduler", "smtpd"]
+PROCESS_KINDS: list[str] = ["web", "worker", "scheduler", "runner", "smtpd"]
 MAX_EXPIRES_DAYS = 36_500
 
 
@@ -195,10 +195,34 @@ def smtpd(bind: tuple[str, int]) -> None:
 
 
 @cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10_000),
+    help="Checks at once (default MONITORING_RUNNER_CONCURRENCY).",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=2.0, max=3600.0),
+    help="Seconds a lease on a monitor lasts (default MONITORING_RUNNER_LEASE).",
+)
+@click.option(
+    "--flush",
+    type=click.FloatRange(min=0.05, max=60.0),
+    help="Seconds between batches of results written (default MONITORING_RUNNER_FLUSH).",
+)
+def runner(concurrency: int | None, lease: float | None, flush: float | None) -> None:
+    """Check the monitors this runner leases until SIGTERM; several may run at once."""
+    _setup()
+    from buttress.monitoring.runner import Runner
+
+    Runner(concurrency=concurrency, lease=lease, flush=flush).run()
+
+
+@cli.command()
 @_bind_option
 @click.option("--demo", is_flag=True, help="Load demo data (for local evaluation) first.")
 def run(bind: tuple[str, int], demo: bool) -> None:
-    """Migrate, then run web, worker and scheduler together until Ctrl-C."""
+    """Migrate, then run web, worker, scheduler and runner together until Ctrl-C."""
     _setup()
     from django.conf import settings
     from django.db import connections

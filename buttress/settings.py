@@ -278,6 +278,16 @@ NOTIFY_LINK_VALID_HOURS = int(env("BUTTRESS_NOTIFY_LINK_VALID_HOURS", "72"))
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))
 MONITORING_PINGS_KEPT = int(env("BUTTRESS_PINGS_KEPT", "100"))
+# The runner (`buttress runner`): checks at once, seconds a lease on a monitor lasts (a dead
+# runner's monitors move to the others within it), seconds between result batches, an optional
+# reference target (URL or HOST:PORT) whose failure makes failed checks unknown, days raw
+# results are kept, and whether recovery resolves the monitor's incident ticket.
+MONITORING_RUNNER_CONCURRENCY = int(env("BUTTRESS_RUNNER_CONCURRENCY", "500"))
+MONITORING_RUNNER_LEASE = float(env("BUTTRESS_RUNNER_LEASE", "30"))
+MONITORING_RUNNER_FLUSH = float(env("BUTTRESS_RUNNER_FLUSH", "1.0"))
+MONITORING_REFERENCE_TARGET = env("BUTTRESS_REFERENCE_TARGET")
+MONITORING_RESULTS_DAYS = int(env("BUTTRESS_RESULTS_DAYS", "7"))
+MONITORING_RESOLVE_INCIDENTS = env_bool("BUTTRESS_RESOLVE_INCIDENTS", default=True)
 
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
 # When set, /metrics asks for `Authorization: Bearer <token>`.

@@ -54,6 +54,10 @@ class MonitorQuerySet(OrgScopedQuerySet["Monitor"]):
     def heartbeats(self) -> MonitorQuerySet:
         return self.filter(kind=MonitorKind.HEARTBEAT)
 
+    def checked(self) -> MonitorQuerySet:
+        """Monitors a runner checks: not heartbeats, not paused."""
+        return self.exclude(kind=MonitorKind.HEARTBEAT).filter(is_paused=False)
+
 
 class Monitor(models.Model):
     organization = models.ForeignKey(
@@ -93,6 +97,49 @@ class Monitor(models.Model):
     n_pings = models.PositiveBigIntegerField(default=0)
     # The next instant the status may move (up -> late -> down) without a ping.
     heartbeat_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    # Checked monitors: how results move the status (see buttress.monitoring.states).
+    down_after = models.PositiveSmallIntegerField(
+        default=2, help_text="Consecutive failures before the monitor is down."
+    )
+    up_after = models.PositiveSmallIntegerField(
+        default=1, help_text="Consecutive successes before a down monitor is up again."
+    )
+    depends_on = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="dependents",
+        help_text="While this monitor is down, this one is unreachable rather than down.",
+    )
+    depends_on_asset = models.ForeignKey(
+        "assets.Asset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="While every monitor of this asset is down, this one is unreachable.",
+    )
+    health = models.CharField(
+        max_length=16,
+        choices=[("up", "Up"), ("down", "Down"), ("unknown", "Unknown")],
+        default="unknown",
+        help_text="The judgement of the monitor's own results, before flapping and parents.",
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_successes = models.PositiveIntegerField(default=0)
+    recent_results = models.CharField(
+        max_length=21, blank=True, help_text="The newest results, oldest first: u or d."
+    )
+    # Set by the services from the actor who last saved the config; with the organisation's
+    # policy it decides whether the checks may reach private addresses.
+    configured_by_staff = models.BooleanField(default=True)
+    check_due_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    # The runner holding the monitor, until lease_expires_at unless it renews the lease.
+    lease_owner = models.CharField(max_length=100, blank=True, db_index=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = MonitorQuerySet.as_manager()
 
@@ -251,3 +298,113 @@ class PingKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}..."
+
+
+class PrivateTargets(models.TextChoices):
+    STAFF = "staff", "Only monitors set up by provider staff"
+    ALLOWED = "allowed", "Allowed for every monitor"
+    REFUSED = "refused", "Refused for every monitor"
+
+
+class MonitoringSettings(models.Model):
+    """An organisation's monitoring policy; an organisation without a row has the defaults."""
+
+    organization = models.OneToOneField(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="monitoring_settings"
+    )
+    private_targets = models.CharField(
+        max_length=8,
+        choices=PrivateTargets.choices,
+        default=PrivateTargets.STAFF,
+        help_text="Whether checks may reach private, loopback and link-local addresses.",
+    )
+
+    class Meta:
+        verbose_name_plural = "monitoring settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(private_targets__in=PrivateTargets.values),
+                name="monitoringsettings_private_targets_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"monitoring settings of {self.organization_id}"
+
+
+def allows_private(policy: str, *, configured_by_staff: bool) -> bool:
+    if policy == PrivateTargets.ALLOWED:
+        return True
+    if policy == PrivateTargets.REFUSED:
+        return False
+    return configured_by_staff
+
+
+class ResultStatus(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class CheckResult(models.Model):
+    """One check a runner made; kept for ``MONITORING_RESULTS_DAYS`` (see docs/monitoring.md)."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="results")
+    at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=ResultStatus.choices)
+    latency_ms = models.FloatField(null=True, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["monitor", "at"], name="checkresult_monitor_at_idx"),
+            models.Index(fields=["at"], name="checkresult_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ResultStatus.UP
+
+
+class MonitorIncident(models.Model):
+    """The incident ticket a monitor going down opened; open until the ticket is done."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="incidents")
+    ticket = models.ForeignKey("desk.Ticket", on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField()
+    recovered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["monitor", "opened_at"], name="monitorincident_mon_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} -> ticket {self.ticket_id}"
+
+
+class Runner(models.Model):
+    """A running ``buttress runner``, beating while it lives; how runners count each other."""
+
+    name = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    held = models.PositiveIntegerField(default=0, help_text="Monitors leased at the last beat.")
+    checks = models.PositiveBigIntegerField(default=0, help_text="Checks run since start.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

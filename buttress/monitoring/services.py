@@ -55,11 +55,17 @@ MONITOR_FIELDS = (
     "schedule",
     "tz",
     "is_paused",
+    "down_after",
+    "up_after",
+    "depends_on",
+    "depends_on_asset",
 )
 EDITABLE = frozenset(
     {"asset", "name", "config", "interval", "slug", "schedule_kind", "period", "grace"}
-    | {"schedule", "tz"}
+    | {"schedule", "tz", "down_after", "up_after", "depends_on", "depends_on_asset"}
 )
+# How far a chain of parents is followed looking for a cycle; no real chain is this long.
+MAX_DEPENDENCY_DEPTH = 50
 HEARTBEAT_FIELDS = frozenset({"slug", "schedule_kind", "period", "grace", "schedule", "tz"})
 MIN_INTERVAL = 10
 MAX_INTERVAL = 24 * 3600
@@ -151,6 +157,19 @@ def _clean(organization: Organization, fields: dict[str, Any]) -> dict[str, Any]
             {"interval": f"Must be from {MIN_INTERVAL} to {MAX_INTERVAL} seconds, got {interval}."}
         )
     cleaned["interval"] = interval
+    for field in ("down_after", "up_after"):
+        value = fields.get(field, 2 if field == "down_after" else 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+            raise ValidationError({field: f"Give a whole number from 1 to 10, got {value!r}."})
+        cleaned[field] = value
+    parent: Monitor | None = fields.get("depends_on")
+    if parent is not None and parent.organization_id != organization.pk:
+        raise ValidationError({"depends_on": "The monitor belongs to another organisation."})
+    cleaned["depends_on"] = parent
+    parent_asset: Asset | None = fields.get("depends_on_asset")
+    if parent_asset is not None and parent_asset.organization_id != organization.pk:
+        raise ValidationError({"depends_on_asset": "The asset belongs to another organisation."})
+    cleaned["depends_on_asset"] = parent_asset
     if kind != MonitorKind.HEARTBEAT:
         for field in ("slug", "schedule"):
             if fields[field]:
@@ -175,6 +194,27 @@ def _clean(organization: Organization, fields: dict[str, Any]) -> dict[str, Any]
     else:
         cleaned["schedule"] = ""
     return cleaned
+
+
+def _is_staff(actor: User | None) -> bool:
+    """The system (None: the CLI, imports) counts as provider staff."""
+    return actor is None or actor.is_provider_staff
+
+
+def _check_no_cycle(monitor: Monitor, parent: Monitor | None) -> None:
+    seen = {monitor.pk}
+    for _ in range(MAX_DEPENDENCY_DEPTH):
+        if parent is None:
+            return
+        if parent.pk in seen:
+            raise ValidationError(
+                {"depends_on": "A monitor cannot depend on itself, even through others."}
+            )
+        seen.add(parent.pk)
+        parent = parent.depends_on
+    raise ValidationError(
+        {"depends_on": f"A chain of parents is at most {MAX_DEPENDENCY_DEPTH} long."}
+    )
 
 
 def refuse_heartbeat_fields(fields: Iterable[str]) -> None:
@@ -224,6 +264,10 @@ def create_monitor(
     grace: int = DEFAULT_GRACE,
     schedule: str = "",
     tz: str = "UTC",
+    down_after: int = 2,
+    up_after: int = 1,
+    depends_on: Monitor | None = None,
+    depends_on_asset: Asset | None = None,
 ) -> Monitor:
     cleaned = _clean(
         organization,
@@ -239,9 +283,15 @@ def create_monitor(
             "grace": grace,
             "schedule": schedule,
             "tz": tz,
+            "down_after": down_after,
+            "up_after": up_after,
+            "depends_on": depends_on,
+            "depends_on_asset": depends_on_asset,
         },
     )
-    monitor = Monitor.objects.create(organization=organization, **cleaned)
+    monitor = Monitor.objects.create(
+        organization=organization, configured_by_staff=_is_staff(actor), **cleaned
+    )
     audit.record_create(monitor, actor=actor, organization=organization, fields=MONITOR_FIELDS)
     return monitor
 
@@ -259,14 +309,19 @@ def update_monitor(monitor: Monitor, *, actor: User | None, **changes: Any) -> M
         refuse_heartbeat_fields(changes)
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
     before = audit.snapshot(monitor, MONITOR_FIELDS)
-    current = {field: getattr(monitor, field) for field in EDITABLE | {"kind"} if field != "asset"}
-    current["asset"] = monitor.asset
+    relations = {"asset", "depends_on", "depends_on_asset"}
+    current = {field: getattr(monitor, field) for field in (EDITABLE | {"kind"}) - relations}
+    for relation in ("asset", "depends_on", "depends_on_asset"):
+        current[relation] = getattr(monitor, relation)
     merged = {**current, **changes}
     if monitor.kind != MonitorKind.HEARTBEAT:
         # The heartbeat columns keep their defaults on other monitors; only a sent one counts.
         for field in ("slug", "schedule"):
             merged[field] = changes.get(field, "")
     cleaned = _clean(monitor.organization, merged)
+    _check_no_cycle(monitor, cleaned["depends_on"])
+    if "config" in changes and cleaned["config"] != monitor.config:
+        monitor.configured_by_staff = _is_staff(actor)
     for field, value in cleaned.items():
         setattr(monitor, field, value)
     if monitor.is_heartbeat:
@@ -317,6 +372,10 @@ def resume_monitor(monitor: Monitor, *, actor: User | None) -> Monitor:
     monitor.last_start_at = None
     monitor.last_start_rid = None
     monitor.heartbeat_due_at = None
+    # Results from before the pause say nothing about now.
+    monitor.health = "unknown"
+    monitor.consecutive_failures = monitor.consecutive_successes = 0
+    monitor.recent_results = ""
     monitor.save(
         update_fields=[
             "status",
@@ -324,6 +383,10 @@ def resume_monitor(monitor: Monitor, *, actor: User | None) -> Monitor:
             "last_start_at",
             "last_start_rid",
             "heartbeat_due_at",
+            "health",
+            "consecutive_failures",
+            "consecutive_successes",
+            "recent_results",
             "updated_at",
         ]
     )

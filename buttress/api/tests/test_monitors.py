@@ -328,3 +328,39 @@ def test_uptime_refuses_a_bad_period_naming_the_field(as_agent, org, query, fiel
 
     assert response.status_code in {400, 422}
     assert field in str(response.json())
+
+
+def test_thresholds_and_parents_are_set_and_checked(as_agent, org, other_org):
+    parent = _create(as_agent, org, name="uplink").json()
+    asset = AssetFactory.create(organization=org)
+
+    response = _create(
+        as_agent,
+        org,
+        name="printer",
+        down_after=3,
+        depends_on=parent["id"],
+        depends_on_asset=asset.pk,
+    )
+
+    assert response.status_code == 201, response.json()
+    child = response.json()
+    assert (child["down_after"], child["up_after"]) == (3, 1)
+    assert (child["depends_on"], child["depends_on_asset"]) == (parent["id"], asset.pk)
+    assert child["last_checked_at"] is None
+    theirs = _create(as_agent, other_org, name="theirs").json()
+    refused = _create(as_agent, org, depends_on=theirs["id"])
+    assert refused.status_code == 400
+    assert "depends_on" in refused.json()["detail"]
+    assert _create(as_agent, org, down_after=0).status_code == 400
+    cycle = as_agent.patch(f"/monitors/{parent['id']}", {"depends_on": child["id"]})
+    assert cycle.status_code == 400
+    assert "itself" in cycle.json()["detail"]["depends_on"][0]
+
+
+def test_who_set_up_a_monitor_is_kept_for_the_private_address_policy(as_agent, as_org_admin, org):
+    by_staff = _create(as_agent, org, name="by staff").json()
+    by_customer = _create(as_org_admin, org, name="by customer").json()
+
+    assert Monitor.objects.get(pk=by_staff["id"]).configured_by_staff
+    assert not Monitor.objects.get(pk=by_customer["id"]).configured_by_staff

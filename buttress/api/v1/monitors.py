@@ -60,6 +60,15 @@ class MonitorOut(Schema):
     tz: str | None = Field(description="Cron schedule: the IANA zone it is read in.")
     last_ping_at: datetime | None
     last_start_at: datetime | None = Field(description="A started job not yet finished.")
+    down_after: int = Field(description="Checks: consecutive failures before down.")
+    up_after: int = Field(description="Checks: consecutive successes before up again.")
+    depends_on: int | None = Field(
+        validation_alias="depends_on_id", description="The parent monitor, if any."
+    )
+    depends_on_asset: int | None = Field(
+        validation_alias="depends_on_asset_id", description="The parent asset, if any."
+    )
+    last_checked_at: datetime | None = Field(description="Checks: the newest result's time.")
     created_at: datetime
     updated_at: datetime
 
@@ -116,6 +125,10 @@ class MonitorIn(Schema):
         None, description="Heartbeats: a cron expression instead of a period."
     )
     tz: str = Field("UTC", description="Heartbeats: the IANA zone of the cron schedule.")
+    down_after: int = Field(2, description="Consecutive failures before down, 1 to 10.")
+    up_after: int = Field(1, description="Consecutive successes before up again, 1 to 10.")
+    depends_on: int | None = Field(None, description="A parent monitor of the organisation.")
+    depends_on_asset: int | None = Field(None, description="A parent asset of the organisation.")
 
 
 class MonitorPatch(Schema):
@@ -128,6 +141,10 @@ class MonitorPatch(Schema):
     grace: int | None = None
     schedule: str | None = Field(None, description="A cron expression; null: simple schedule.")
     tz: str | None = None
+    down_after: int | None = None
+    up_after: int | None = None
+    depends_on: int | None = None
+    depends_on_asset: int | None = None
 
 
 class MonitorFilters(Schema):
@@ -204,6 +221,22 @@ def _asset(organization: Organization, pk: int | None) -> Asset | None:
     return asset
 
 
+def _parent(organization: Organization, pk: int | None) -> Monitor | None:
+    if pk is None:
+        return None
+    parent = Monitor.objects.for_org(organization).filter(pk=pk).first()
+    if parent is None:
+        raise ValidationError({"depends_on": f"There is no monitor {pk} in this organisation."})
+    return parent
+
+
+def _parent_asset(organization: Organization, pk: int | None) -> Asset | None:
+    try:
+        return _asset(organization, pk)
+    except ValidationError as exc:
+        raise ValidationError({"depends_on_asset": exc.message_dict["asset"]}) from exc
+
+
 @router.get("/monitors", response=responses(CursorPage[MonitorOut]))
 def list_monitors(
     request: HttpRequest, filters: Query[MonitorFilters], page: Query[PageParams]
@@ -248,6 +281,10 @@ def create_monitor(request: HttpRequest, body: MonitorIn) -> HttpStatus[Monitor]
         grace=body.grace,
         schedule=body.schedule or "",
         tz=body.tz,
+        down_after=body.down_after,
+        up_after=body.up_after,
+        depends_on=_parent(org, body.depends_on),
+        depends_on_asset=_parent_asset(org, body.depends_on_asset),
     )
     return HttpStatus(201, monitor)
 
@@ -263,11 +300,20 @@ def update_monitor(request: HttpRequest, monitor_id: int, body: MonitorPatch) ->
     user = current_user(request)
     monitor = get_monitor_for(user, monitor_id, write=True)
     changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "config", "interval", "slug", "period", "grace", "tz"):
+    for field in (
+        *("name", "config", "interval", "slug", "period", "grace", "tz"),
+        *("down_after", "up_after"),
+    ):
         if field in changes and changes[field] is None:
             raise ValidationError({field: "This field cannot be null."})
     if "asset" in changes:
         changes["asset"] = _asset(monitor.organization, changes["asset"])
+    if "depends_on" in changes:
+        changes["depends_on"] = _parent(monitor.organization, changes["depends_on"])
+    if "depends_on_asset" in changes:
+        changes["depends_on_asset"] = _parent_asset(
+            monitor.organization, changes["depends_on_asset"]
+        )
     if "schedule" in changes:
         schedule = changes["schedule"] or ""
         changes["schedule"] = schedule

@@ -141,7 +141,13 @@ def test_run_with_demo_serves_then_stops_every_child_on_sigint(tmp_path):
     token = re.search(r"API token for \S+ \(write, 7 days\): (\S+)", stdout)
     assert token is not None
     children = [int(pid) for pid in re.findall(r"started \w+ \(pid (\d+)\)", stderr)]
-    assert len(children) == 3
+    assert len(children) == 4
+    assert set(re.findall(r"started (\w+) \(pid", stderr)) == {
+        "web",
+        "worker",
+        "scheduler",
+        "runner",
+    }
     assert all(_session_gone(pid) for pid in children)
 
 

@@ -1,0 +1,448 @@
+"""The runner process: checks the monitors it leases, on their schedule, concurrently.
+
+One asyncio loop runs every check; each probe awaits only its own sockets under its own
+time-out, and at most ``concurrency`` run at once, so a slow or hanging target costs its own
+time-out and one slot, never another monitor's start. Each monitor is checked at a fixed
+phase of its interval (a hash of its id), so checks spread over the interval.
+
+The database is used from one thread beside the loop: every ``lease / 4`` seconds the runner
+renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
+it writes the results gathered meanwhile in one batch and the status changes they caused
+(:mod:`buttress.monitoring.checking`), and now and then it prunes old results.
+
+If ``MONITORING_REFERENCE_TARGET`` is set, the runner checks it too; while it fails, the
+runner's own network is in doubt and failed checks are recorded as ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connections
+
+from buttress.lib.timeutil import now
+from buttress.monitoring import checking, leases
+from buttress.monitoring.models import PrivateTargets, allows_private
+from buttress.monitoring.probes import HttpSpec, ProbeResult, ProbeSpec, TcpSpec, run_probe
+from buttress.monitoring.probes.result import unknown
+from buttress.monitoring.specs import ConfigError, build_spec
+from buttress.monitoring.states import State, step
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RECHECK_DELAY = 1.0
+PRUNE_EVERY = 300.0
+REFERENCE_EVERY = 15.0
+REFERENCE_TIMEOUT = 5.0
+STOP_GRACE = 10.0
+# A runner's heartbeat this old belongs to a runner that is surely gone.
+FORGET_RUNNERS_AFTER = timedelta(days=1)
+# Start lags kept for the statistics the benchmark reads.
+LAGS_KEPT = 100_000
+# A probe is cancelled this long after its own time-out should have ended it.
+SAFETY_MARGIN = 5.0
+
+
+def reference_spec(target: str) -> ProbeSpec | None:
+    """The check of the runner's reference target: a URL (HTTP) or HOST:PORT (TCP)."""
+    target = target.strip()
+    if not target:
+        return None
+    if "://" in target:
+        return HttpSpec(url=target, timeout=REFERENCE_TIMEOUT, allow_private=True)
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        msg = f"MONITORING_REFERENCE_TARGET must be a URL or HOST:PORT, not {target!r}"
+        raise ValueError(msg)
+    return TcpSpec(
+        host=host.strip("[]"), port=int(port), timeout=REFERENCE_TIMEOUT, allow_private=True
+    )
+
+
+@dataclass
+class Held:
+    """A monitor this runner holds, with its schedule on the loop's clock."""
+
+    target: checking.Target
+    spec: ProbeSpec | None
+    problem: str
+    state: State
+    phase: float
+    generation: int = 0
+    incident_pending: bool = False
+    running: bool = False
+
+
+@dataclass
+class Stats:
+    checks: int = 0
+    lags: deque[float] = field(default_factory=lambda: deque(maxlen=LAGS_KEPT))
+
+
+def _spec(target: checking.Target) -> tuple[ProbeSpec | None, str]:
+    try:
+        return build_spec(target.kind, target.config, allow_private=target.allow_private), ""
+    except ConfigError as exc:
+        return None, f"the monitor's configuration is invalid: {exc}"
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        concurrency: int | None = None,
+        lease: float | None = None,
+        flush: float | None = None,
+        reference: str | None = None,
+    ) -> None:
+        self.concurrency = concurrency or settings.MONITORING_RUNNER_CONCURRENCY
+        self.lease = timedelta(seconds=lease or settings.MONITORING_RUNNER_LEASE)
+        self.flush_every = flush or settings.MONITORING_RUNNER_FLUSH
+        target = settings.MONITORING_REFERENCE_TARGET if reference is None else reference
+        self.reference = reference_spec(target)
+        self.reference_ok = True
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.name = f"{self.host}:{self.pid}:{secrets.token_hex(4)}"[:100]
+        self.started_at = now()
+        self.held: dict[int, Held] = {}
+        self.stats = Stats()
+        self._heap: list[tuple[float, int, int]] = []
+        self._results: list[checking.Result] = []
+        self._progress: dict[int, checking.Progress] = {}
+        self._changes: dict[int, tuple[str, str, datetime, str, int]] = {}
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner-db")
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    async def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run database work on the runner's one database thread."""
+
+        def work() -> Any:
+            close_old_connections()
+            return function(*args, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, work)
+
+    def stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def _wall_to_loop(self, at: datetime) -> float:
+        return asyncio.get_running_loop().time() + (at - now()).total_seconds()
+
+    def _next_slot(self, held: Held, *, after: float) -> datetime:
+        """The first instant after wall-clock ``after`` (epoch seconds) at the monitor's phase."""
+        interval = held.target.interval
+        slots = (after - held.phase) // interval + 1
+        return datetime.fromtimestamp(slots * interval + held.phase, tz=UTC)
+
+    def _schedule(self, held: Held, at: datetime) -> None:
+        due = self._wall_to_loop(at)
+        heapq.heappush(self._heap, (due, held.target.pk, held.generation))
+        if self._wake is not None and self._heap[0][0] == due:
+            self._wake.set()
+
+    # --- leases ------------------------------------------------------------------------------
+
+    async def lease_cycle(self) -> None:
+        cycle: leases.Cycle = await self._call(
+            leases.cycle,
+            self.name,
+            at=now(),
+            lease=self.lease,
+            host=self.host,
+            pid=self.pid,
+            started_at=self.started_at,
+            checks=self.stats.checks,
+        )
+        for pk in [pk for pk in self.held if pk not in cycle.held]:
+            self.held.pop(pk).generation += 1
+        stale = [
+            pk
+            for pk, updated_at in cycle.held.items()
+            if pk not in self.held or self.held[pk].target.updated_at != updated_at
+        ]
+        targets: list[checking.Target] = await self._call(checking.load_targets, stale)
+        if self.held:
+            policy = await self._call(
+                checking.policies, sorted({h.target.organization_id for h in self.held.values()})
+            )
+            self._apply_policies(policy)
+        for target in targets:
+            self._take(target)
+        if cycle.claimed or cycle.released:
+            logger.info(
+                "runner %s holds %d monitors (share %d of %d runners; +%d -%d)",
+                self.name,
+                len(self.held),
+                cycle.share,
+                cycle.runners,
+                cycle.claimed,
+                cycle.released,
+            )
+
+    def _apply_policies(self, policy: dict[int, str]) -> None:
+        """Follow a change of an organisation's private-address policy."""
+        for held in self.held.values():
+            target = held.target
+            allowed = allows_private(
+                policy.get(target.organization_id, PrivateTargets.STAFF),
+                configured_by_staff=target.configured_by_staff,
+            )
+            if allowed != target.allow_private:
+                held.target = replace(target, allow_private=allowed)
+                held.spec, held.problem = _spec(held.target)
+
+    def _take(self, target: checking.Target) -> None:
+        old = self.held.get(target.pk)
+        spec, problem = _spec(target)
+        if old is not None:
+            # A configuration change: the state in memory is newer than the row's.
+            old.target, old.spec, old.problem = replace(target, state=old.state), spec, problem
+            old.phase = checking.phase(target.pk, target.interval)
+            if not old.running:
+                # A running check schedules the next one itself, at the new phase.
+                old.generation += 1
+                self._schedule(old, self._next_slot(old, after=time.time()))
+            return
+        held = Held(
+            target=target,
+            spec=spec,
+            problem=problem,
+            state=target.state,
+            phase=checking.phase(target.pk, target.interval),
+            # A down monitor may have had its incident suppressed (maintenance) by the runner
+            # that held it before: its next failure looks again.
+            incident_pending=target.state.status == "down",
+        )
+        self.held[target.pk] = held
+        due = self._next_slot(held, after=time.time())
+        if target.check_due_at is not None and target.check_due_at < due:
+            # A re-check left pending, or an overdue check of a monitor taken over: now.
+            due = max(target.check_due_at, now())
+        self._schedule(held, due)
+
+    # --- checks ------------------------------------------------------------------------------
+
+    async def dispatch(self) -> None:
+        assert self._stopping is not None
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            current = loop.time()
+            while self._heap and self._heap[0][0] <= current:
+                due, pk, generation = heapq.heappop(self._heap)
+                held = self.held.get(pk)
+                if held is None or held.generation != generation or held.running:
+                    continue
+                held.running = True
+                task = asyncio.create_task(self._check(held, generation, due))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            self._wake.clear()
+            delay = self._heap[0][0] - loop.time() if self._heap else 1.0
+            if delay > 0:
+                try:
+                    async with asyncio.timeout(min(delay, 1.0)):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0)
+
+    async def _probe(self, held: Held) -> ProbeResult:
+        if held.spec is None:
+            return unknown(held.problem)
+        limit = float(getattr(held.spec, "timeout", 10.0)) + SAFETY_MARGIN
+        try:
+            async with asyncio.timeout(limit):
+                return await run_probe(held.spec)
+        except TimeoutError:
+            return unknown(f"the check did not finish within {limit:.0f} s")
+
+    async def _check(self, held: Held, generation: int, due: float) -> None:
+        assert self._semaphore is not None
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._semaphore:
+                self.stats.lags.append(loop.time() - due)
+                at = now()
+                result = await self._probe(held)
+            self.stats.checks += 1
+            self._record(held, generation, at, result)
+        finally:
+            held.running = False
+
+    def _record(self, held: Held, generation: int, at: datetime, result: ProbeResult) -> None:
+        status, message = result.status, result.message
+        if status == "down" and not self.reference_ok:
+            status = "unknown"
+            message = f"not judged: the runner cannot reach its reference target ({message})"
+        target = held.target
+        moved = step(held.state, status, target.thresholds, message=message)
+        before = held.state.status
+        held.state = moved.state
+        if moved.recheck:
+            due = now() + timedelta(seconds=RECHECK_DELAY)
+        else:
+            due = self._next_slot(held, after=time.time())
+        self._results.append(
+            checking.Result(
+                monitor_id=target.pk,
+                organization_id=target.organization_id,
+                at=at,
+                status=status,
+                latency_ms=result.latency_ms,
+                message=message,
+            )
+        )
+        self._progress[target.pk] = checking.Progress(target.pk, moved.state, at, due)
+        new = moved.state.status
+        if new != before or (held.incident_pending and new == "down" and status == "down"):
+            self._changes[target.pk] = (new, moved.reason, at, message, generation)
+        if self.held.get(target.pk) is held and held.generation == generation:
+            self._schedule(held, due)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    async def flush(self, *, stopping: bool = False) -> None:
+        """Write the results gathered so far, then the status changes they caused.
+
+        Status changes are written for at most a flush period (at least 1 s) per call and the
+        rest carried to the next call, so that a flood of changes (a mass outage, the first
+        results of thousands of new monitors) never holds back the results. When stopping,
+        the changes left after STOP_GRACE are dropped: the saved counters make the next check
+        of each monitor, by whichever runner holds it then, find the same change again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (STOP_GRACE if stopping else max(self.flush_every, 1.0))
+        results, self._results = self._results, []
+        progress, self._progress = list(self._progress.values()), {}
+        changes, self._changes = self._changes, {}
+        if results or progress:
+            await self._call(checking.save_results, self.name, results, progress)
+        pending = list(changes.items())
+        for index, (pk, (status, reason, at, message, generation)) in enumerate(pending):
+            if loop.time() > deadline:
+                if stopping:
+                    logger.warning("runner %s stopped before writing some changes", self.name)
+                else:
+                    for later_pk, change in pending[index:]:
+                        # A change found meanwhile for the same monitor is newer.
+                        self._changes.setdefault(later_pk, change)
+                break
+            applied: checking.Applied | None = await self._call(
+                checking.apply_status,
+                pk,
+                owner=self.name,
+                status=status,
+                reason=reason,
+                at=at,
+                message=message,
+            )
+            held = self.held.get(pk)
+            if held is None or held.generation != generation:
+                continue
+            if applied is None:
+                self.held.pop(pk).generation += 1
+                continue
+            held.state = replace(held.state, status=applied.status)
+            held.incident_pending = applied.incident_pending
+
+    async def check_reference(self) -> None:
+        if self.reference is None:
+            return
+        result = await run_probe(self.reference)
+        ok = result.status == "up"
+        if ok != self.reference_ok:
+            logger.warning(
+                "runner %s: reference target %s (%s)",
+                self.name,
+                "reachable again" if ok else "unreachable, failed checks are unknown",
+                result.message,
+            )
+        self.reference_ok = ok
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, work: Any, what: str) -> None:
+        assert self._stopping is not None
+        while not self._stopping.is_set():
+            try:
+                await work()
+            except DatabaseError:
+                # A restarting database must not stop the checks; the next round retries.
+                logger.exception("runner %s: %s failed", self.name, what)
+            try:
+                async with asyncio.timeout(seconds):
+                    await self._stopping.wait()
+            except TimeoutError:
+                pass
+
+    async def _prune(self) -> None:
+        deleted = await self._call(checking.prune_results, at=now())
+        if deleted:
+            logger.info("runner %s pruned %d old results", self.name, deleted)
+
+    async def main(self, *, until: asyncio.Event | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopping = until or asyncio.Event()
+        self._wake = asyncio.Event()
+        self._semaphore = asyncio.Semaphore(self.concurrency)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            # Not possible off the main thread (tests drive the runner from a thread).
+            with contextlib.suppress(RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.stop)
+        logger.info("runner %s started (concurrency %d)", self.name, self.concurrency)
+        await self.check_reference()
+        await self._call(leases.forget_stale, at=now(), older_than=FORGET_RUNNERS_AFTER)
+        await self.lease_cycle()
+        background = [
+            asyncio.create_task(self.dispatch()),
+            asyncio.create_task(
+                self._every(self.lease.total_seconds() / 4, self.lease_cycle, "lease cycle")
+            ),
+            asyncio.create_task(self._every(self.flush_every, self.flush, "flush")),
+            asyncio.create_task(self._every(REFERENCE_EVERY, self.check_reference, "reference")),
+            asyncio.create_task(self._every(PRUNE_EVERY, self._prune, "pruning")),
+        ]
+        await self._stopping.wait()
+        if self._running:
+            # Checks already started finish (each within its own time-out) and are recorded.
+            await asyncio.wait(list(self._running), timeout=STOP_GRACE)
+            for task in list(self._running):
+                task.cancel()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        try:
+            await self.flush(stopping=True)
+            await self._call(leases.forget, self.name)
+        except DatabaseError:
+            logger.warning("runner %s could not write its last results", self.name)
+        await self._call(connections.close_all)
+        self._db.shutdown(wait=True)
+        logger.info("runner %s stopped after %d checks", self.name, self.stats.checks)
+
+    def run(self) -> None:
+        asyncio.run(self.main())
