@@ -18,6 +18,7 @@ from buttress.escalation.models import (
     EscalationPolicy,
 )
 from buttress.escalation.services import StepSpec
+from buttress.oncall.models import Schedule
 from buttress.sla.forms import organization_choices
 from buttress.web.forms import Form
 
@@ -43,7 +44,12 @@ class PolicyForm(Form):
     )
 
     def __init__(
-        self, *args: Any, organizations: Any, editing: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        organizations: Any,
+        schedules: Any = (),
+        editing: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if editing:
@@ -57,6 +63,7 @@ class PolicyForm(Form):
             for u in User.objects.filter(role__in=STAFF_ROLES, is_active=True).order_by("email")
         ]
         teams = [(str(t.pk), t.name) for t in Team.objects.order_by("name")]
+        rotas = [(str(s.pk), s.name) for s in schedules]
         for n in range(STEP_ROWS):
             self.fields[f"step_{n}_wait"] = forms.IntegerField(
                 label=f"Step {n + 1}: then wait (minutes)",
@@ -70,6 +77,11 @@ class PolicyForm(Form):
             self.fields[f"step_{n}_teams"] = forms.MultipleChoiceField(
                 label=f"Step {n + 1}: page these teams", choices=teams, required=False
             )
+            self.fields[f"step_{n}_schedules"] = forms.MultipleChoiceField(
+                label=f"Step {n + 1}: page whoever is on call on",
+                choices=rotas,
+                required=False,
+            )
 
     @property
     def plain_fields(self) -> list[forms.BoundField]:
@@ -78,7 +90,10 @@ class PolicyForm(Form):
     @property
     def step_rows(self) -> list[tuple[int, list[forms.BoundField]]]:
         return [
-            (n + 1, [self[f"step_{n}_{part}"] for part in ("users", "teams", "wait")])
+            (
+                n + 1,
+                [self[f"step_{n}_{part}"] for part in ("users", "teams", "schedules", "wait")],
+            )
             for n in range(STEP_ROWS)
         ]
 
@@ -89,13 +104,15 @@ class PolicyForm(Form):
         for n in range(STEP_ROWS):
             user_ids = [int(pk) for pk in data.get(f"step_{n}_users") or []]
             team_ids = [int(pk) for pk in data.get(f"step_{n}_teams") or []]
-            if not user_ids and not team_ids:
+            schedule_ids = [int(pk) for pk in data.get(f"step_{n}_schedules") or []]
+            if not user_ids and not team_ids and not schedule_ids:
                 continue
             specs.append(
                 StepSpec(
                     wait_minutes=data.get(f"step_{n}_wait") or 0,
                     users=list(User.objects.filter(pk__in=user_ids)),
                     teams=list(Team.objects.filter(pk__in=team_ids)),
+                    schedules=list(Schedule.objects.filter(pk__in=schedule_ids)),
                 )
             )
         return specs
@@ -123,6 +140,7 @@ class PolicyForm(Form):
             initial[f"step_{n}_wait"] = step.wait_minutes
             initial[f"step_{n}_users"] = [str(u.pk) for u in step.users.all()]
             initial[f"step_{n}_teams"] = [str(t.pk) for t in step.teams.all()]
+            initial[f"step_{n}_schedules"] = [str(s.pk) for s in step.schedules.all()]
         return initial
 
 

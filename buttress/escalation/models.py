@@ -1,11 +1,12 @@
 """Escalation policies and the escalations they drive on incident tickets.
 
 A policy is an ordered list of steps: each step pages its targets (users, every member of a
-team) and then waits ``wait_minutes`` before the next; after the last step the whole list runs
-again ``repeat`` more times. An :class:`Escalation` is one run of a policy on one ticket; its
-``due_at`` is a scheduler timer (the next step, or the end of an acknowledgement), and every
-page it sends is a :class:`Page` row written in the same transaction as the step that sent it,
-unique per (escalation, cycle, round, step, user): a step can be neither lost nor done twice.
+team, whoever is on call on a schedule) and then waits ``wait_minutes`` before the next; after
+the last step the whole list runs again ``repeat`` more times. An :class:`Escalation` is one
+run of a policy on one ticket; its ``due_at`` is a scheduler timer (the next step, or the end
+of an acknowledgement), and every page it sends is a :class:`Page` row written in the same
+transaction as the step that sent it (with the user's notifications), unique per (escalation,
+cycle, round, step, user): a step can be neither lost nor done twice.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class EscalationStep(models.Model):
     )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     teams = models.ManyToManyField("accounts.Team", blank=True, related_name="+")
+    # Whoever is on call on the schedule when the step runs.
+    schedules = models.ManyToManyField("oncall.Schedule", blank=True, related_name="+")
 
     class Meta:
         ordering = ["policy", "position"]
@@ -154,11 +157,8 @@ class Page(models.Model):
     position = models.PositiveSmallIntegerField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField()
-    # Mail delivery, retried by the scheduler until it is handed to the mail server.
-    deliver_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
+    # What the user's contact rules made of the page (one per method), with delivery status.
+    notifications = models.ManyToManyField("notify.Notification", blank=True, related_name="+")
 
     class Meta:
         ordering = ["at", "id"]

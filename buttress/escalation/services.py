@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from buttress.accounts.models import STAFF_ROLES, Team, User
 from buttress.audit import services as audit
-from buttress.desk.models import DONE_STATUSES, EventKind, Ticket
+from buttress.desk.models import DONE_STATUSES, EventKind, Priority, Ticket
 from buttress.desk.services.timeline import record_event
 from buttress.escalation.models import (
     MAX_ACK_TIMEOUT_MINUTES,
@@ -32,6 +32,9 @@ from buttress.escalation.models import (
     Page,
 )
 from buttress.lib.timeutil import now
+from buttress.notify.services import notify_user
+from buttress.oncall.models import Schedule
+from buttress.oncall.services import on_call
 
 if TYPE_CHECKING:
     from buttress.tenancy.models import Organization
@@ -39,8 +42,6 @@ if TYPE_CHECKING:
 POLICY_FIELDS = ("organization", "name", "description", "repeat", "ack_timeout", "is_default")
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
-# A page whose mail cannot be handed over is retried at these intervals, then given up on.
-RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class StepSpec:
     wait_minutes: int
     users: Sequence[User]
     teams: Sequence[Team]
+    schedules: Sequence[Schedule] = ()
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -74,15 +76,22 @@ def _bounded(field: str, value: Any, *, low: int, high: int, optional: bool = Fa
     return value
 
 
-def _check_steps(steps: Sequence[StepSpec]) -> None:
+def _check_steps(steps: Sequence[StepSpec], organization_id: int | None) -> None:
     if not steps:
         raise ValidationError({"steps": "A policy needs at least one step."})
     if len(steps) > MAX_STEPS:
         raise ValidationError({"steps": f"At most {MAX_STEPS} steps."})
     for n, spec in enumerate(steps, start=1):
         _bounded(f"steps[{n}].wait_minutes", spec.wait_minutes, low=0, high=MAX_WAIT_MINUTES)
-        if not spec.users and not spec.teams:
-            raise ValidationError({"steps": f"Step {n} pages nobody: add a user or a team."})
+        if not spec.users and not spec.teams and not spec.schedules:
+            raise ValidationError(
+                {"steps": f"Step {n} pages nobody: add a user, a team or an on-call schedule."}
+            )
+        for schedule in spec.schedules:
+            if schedule.organization_id not in (None, organization_id):
+                raise ValidationError(
+                    {"steps": f"Step {n}: the schedule {schedule.name} is another organisation's."}
+                )
         for user in spec.users:
             if user.role not in STAFF_ROLES or not user.is_active:
                 raise ValidationError(
@@ -121,6 +130,7 @@ def _write_steps(policy: EscalationPolicy, steps: Sequence[StepSpec]) -> None:
         )
         step.users.set(spec.users)
         step.teams.set(spec.teams)
+        step.schedules.set(spec.schedules)
 
 
 def _steps_snapshot(policy: EscalationPolicy) -> list[dict[str, Any]]:
@@ -129,6 +139,7 @@ def _steps_snapshot(policy: EscalationPolicy) -> list[dict[str, Any]]:
             "wait_minutes": step.wait_minutes,
             "users": sorted(u.pk for u in step.users.all()),
             "teams": sorted(t.pk for t in step.teams.all()),
+            "schedules": sorted(s.pk for s in step.schedules.all()),
         }
         for step in policy.steps.order_by("position")
     ]
@@ -166,7 +177,7 @@ def create_policy(
             "is_default": is_default,
         }
     )
-    _check_steps(steps)
+    _check_steps(steps, organization.pk if organization is not None else None)
     policy = EscalationPolicy.objects.create(organization=organization, **fields)
     _write_steps(policy, steps)
     _one_default(policy)
@@ -201,7 +212,7 @@ def update_policy(
         setattr(policy, field, value)
     policy.save()
     if steps is not None:
-        _check_steps(steps)
+        _check_steps(steps, policy.organization_id)
         _write_steps(policy, steps)
     _one_default(policy)
     entry_changes = audit.diff(before, audit.snapshot(policy, POLICY_FIELDS))
@@ -316,13 +327,56 @@ def start_default(ticket: Ticket, *, at: datetime | None = None) -> Escalation |
     return start(ticket, policy, actor=None, at=at)
 
 
-def recipients(step: EscalationStep) -> list[User]:
-    """Everyone a step pages: its users and the members of its teams, each once, active staff."""
+def recipients(step: EscalationStep, *, at: datetime) -> list[User]:
+    """Everyone a step pages at ``at``: its users, the members of its teams and whoever is on
+    call on its schedules, each once, active staff only."""
     users: dict[int, User] = {u.pk: u for u in step.users.all()}
     for team in step.teams.all():
         for member in team.members.all():
             users.setdefault(member.pk, member)
+    for schedule in step.schedules.all():
+        for person in on_call(schedule, at):
+            users.setdefault(person.pk, person)
     return [u for pk, u in sorted(users.items()) if u.is_active and u.role in STAFF_ROLES]
+
+
+def _page(escalation: Escalation, step: EscalationStep, users: list[User], *, at: datetime) -> None:
+    """One page row per user, each handed to the user's own contact rules (quiet hours hold
+    back all but P1 incidents); all of it in the step's transaction."""
+    ticket = escalation.ticket
+    pages = Page.objects.bulk_create(
+        [
+            Page(
+                escalation=escalation,
+                cycle=escalation.cycle,
+                round=escalation.round,
+                position=step.position,
+                user=user,
+                at=at,
+            )
+            for user in users
+        ]
+    )
+    subject = f"[{ticket.reference}] Paging: {ticket.subject}"
+    body = "\n".join(
+        [
+            f"You are paged for {ticket.reference}: {ticket.subject}",
+            f"Organisation: {ticket.organization.name}",
+            f"Priority: {ticket.priority}",
+            f"Escalation policy: {escalation.policy.name}, step {step.position + 1}",
+        ]
+    )
+    for page, user in zip(pages, users, strict=True):
+        sent = notify_user(
+            user,
+            subject=subject,
+            body=body,
+            ticket=ticket,
+            urgent=ticket.priority == Priority.P1,
+            event="escalation",
+            at=at,
+        )
+        page.notifications.set(sent)
 
 
 def _end(escalation: Escalation, state: str, *, at: datetime) -> None:
@@ -344,22 +398,9 @@ def _run_step(escalation: Escalation, *, at: datetime) -> None:
             )
             return
     step = steps[escalation.step]
-    paged = recipients(step)
-    Page.objects.bulk_create(
-        [
-            Page(
-                escalation=escalation,
-                cycle=escalation.cycle,
-                round=escalation.round,
-                position=step.position,
-                user=user,
-                at=at,
-                deliver_due_at=at,
-            )
-            for user in paged
-        ]
-    )
-    names = ", ".join(u.display_name for u in paged) or "nobody (the step's teams are empty)"
+    paged = recipients(step, at=at)
+    _page(escalation, step, paged, at=at)
+    names = ", ".join(u.display_name for u in paged) or "nobody (nobody on call or in its teams)"
     round_text = f", round {escalation.round + 1}" if escalation.policy.repeat else ""
     _timeline(
         escalation,
@@ -380,10 +421,6 @@ def _run_step(escalation: Escalation, *, at: datetime) -> None:
     else:
         _end(escalation, EscalationState.EXHAUSTED, at=at)
         _timeline(escalation, "exhausted", "Escalation ended: every step ran.", actor=None, at=at)
-    if paged:
-        from buttress.escalation.tasks import enqueue_delivery
-
-        enqueue_delivery(escalation)
 
 
 def advance(escalation: Escalation, *, at: datetime | None = None) -> None:
@@ -420,16 +457,39 @@ ACKNOWLEDGEABLE = (
 )
 
 
-@transaction.atomic
-def acknowledge(ticket: Ticket, *, actor: User, at: datetime | None = None) -> Escalation:
-    """Stop paging for ``ticket``; with an acknowledgement timeout, paging restarts after it
-    (from the first step, also when every step had already paged)."""
-    at = at or now()
-    # The latest escalation, also once every step has paged: somebody still has to take it.
+def _acknowledgeable(ticket: Ticket) -> Escalation | None:
+    """The ticket's latest escalation, locked, if it can be acknowledged: also once every step
+    has paged, since somebody still has to take the incident."""
     latest = ticket.escalations.order_by("-started_at", "-id").first()
-    escalation = _lock(latest) if latest is not None else None
-    if escalation is None or escalation.state not in ACKNOWLEDGEABLE:
+    if latest is None:
+        return None
+    escalation = _lock(latest)
+    return escalation if escalation.state in ACKNOWLEDGEABLE else None
+
+
+@transaction.atomic
+def acknowledge(
+    ticket: Ticket, *, actor: User, at: datetime | None = None, via: str = "page"
+) -> Escalation:
+    """``actor`` takes the incident: recorded on the ticket (which also cancels notifications
+    still waiting), and paging stops through :func:`stop_paging`."""
+    from buttress.notify import actions
+
+    at = at or now()
+    if _acknowledgeable(ticket) is None:
         raise ValidationError({"ticket": "No escalation is running on this ticket."})
+    actions.acknowledge(ticket, user=actor, via=via, at=at)
+    escalation = ticket.escalations.order_by("-started_at", "-id").first()
+    assert escalation is not None
+    return escalation
+
+
+def stop_paging(ticket: Ticket, *, actor: User, at: datetime) -> Escalation | None:
+    """Called whenever the ticket is acknowledged (a notification's link, the page, the API):
+    the escalation stops; with an acknowledgement timeout, paging restarts after it."""
+    escalation = _acknowledgeable(ticket)
+    if escalation is None:
+        return None
     escalation.state = EscalationState.ACKNOWLEDGED
     escalation.ended_at = None
     escalation.acknowledged_at = at
@@ -439,13 +499,13 @@ def acknowledge(ticket: Ticket, *, actor: User, at: datetime | None = None) -> E
     escalation.save()
     lapse = (
         f" Paging restarts at {escalation.due_at:%Y-%m-%d %H:%M} UTC unless resolved."
-        if (escalation.due_at)
+        if escalation.due_at
         else ""
     )
     _timeline(
         escalation,
         "acknowledged",
-        f"Acknowledged by {actor.display_name}.{lapse}",
+        f"Paging stopped: acknowledged by {actor.display_name}.{lapse}",
         actor=actor,
         at=at,
     )

@@ -13,6 +13,7 @@ from buttress.accounts.models import Role, User
 from buttress.escalation import access, services
 from buttress.escalation.forms import PolicyForm, StartForm
 from buttress.escalation.models import EscalationPolicy
+from buttress.oncall import access as oncall_access
 from buttress.tenancy.access import has_unrestricted_scope, organizations_for
 from buttress.tenancy.models import Organization
 from buttress.web.forms import add_service_errors
@@ -40,7 +41,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     policies = list(
         access.policies_for(user)
         .select_related("organization")
-        .prefetch_related("steps__users", "steps__teams")
+        .prefetch_related("steps__users", "steps__teams", "steps__schedules")
     )
     rows = [(policy, _may_write(user, policy.organization)) for policy in policies]
     context = {"policies": rows, "can_create": _may_add(user)}
@@ -67,7 +68,11 @@ def policy_create(request: HttpRequest) -> HttpResponse:
     access.require_read(user)
     if not _may_add(user):
         raise PermissionDenied("Only admins change escalation policies.")
-    form = PolicyForm(request.POST or None, organizations=organizations_for(user))
+    form = PolicyForm(
+        request.POST or None,
+        organizations=organizations_for(user),
+        schedules=oncall_access.schedules_for(user),
+    )
     if request.method == "POST" and form.is_valid():
         allowed, org = _owner(form, user)
         if allowed:
@@ -90,6 +95,9 @@ def policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
     form = PolicyForm(
         request.POST or None,
         organizations=organizations_for(user),
+        schedules=oncall_access.schedules_for(user).filter(
+            organization__in=[None, policy.organization_id]
+        ),
         initial=PolicyForm.initial_for(policy),
         editing=True,
     )
@@ -175,7 +183,7 @@ def acknowledge(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
-        services.acknowledge(ticket, actor=user)
+        services.acknowledge(ticket, actor=user, via="page")
     except ValidationError as exc:
         _report(request, exc)
     else:

@@ -25,6 +25,7 @@ from buttress.accounts.models import Role, User
 from buttress.desk import services as desk
 from buttress.desk.models import DONE_STATUSES, Source, Status, Ticket, TicketType
 from buttress.desk.services.tickets import allowed_transitions
+from buttress.escalation import services as escalation
 from buttress.maintenance.services import active_for_monitor
 from buttress.monitoring.models import (
     CheckResult,
@@ -323,6 +324,8 @@ def _open_incident(monitor: Monitor, *, at: datetime, message: str, again: bool)
     MonitorIncident.objects.create(
         organization_id=monitor.organization_id, monitor=monitor, ticket=ticket, opened_at=at
     )
+    # Somebody is paged for it under the organisation's default escalation policy.
+    escalation.start_default(ticket, at=at)
     return True
 
 

@@ -30,6 +30,7 @@ from buttress.alerts.services import routing
 from buttress.alerts.services import silences as silencing
 from buttress.desk import services as desk
 from buttress.desk.models import DONE_STATUSES, Level, Source, Status, Ticket, TicketType
+from buttress.escalation import services as escalation
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance
 from buttress.maintenance.models import Effect, MaintenanceWindow
@@ -231,6 +232,8 @@ def _open_group(
             assets=[route.asset] if route.asset is not None else [],
             tags=["alert", integration.kind],
         )
+        # Somebody is paged for it under the organisation's default escalation policy.
+        escalation.start_default(ticket, at=at)
         group = AlertGroup.objects.create(
             organization_id=integration.organization_id,
             integration=integration,

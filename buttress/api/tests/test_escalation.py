@@ -36,8 +36,8 @@ def test_admin_creates_reads_edits_and_deletes_a_policy(as_admin, org):
     assert created.status_code == 201, created.content
     policy = created.json()
     assert policy["steps"] == [
-        {"wait_minutes": 5, "users": [first.pk], "teams": []},
-        {"wait_minutes": 10, "users": [], "teams": [team.pk]},
+        {"wait_minutes": 5, "users": [first.pk], "teams": [], "schedules": []},
+        {"wait_minutes": 10, "users": [], "teams": [team.pk], "schedules": []},
     ]
     assert policy["repeat"] == 2
     assert policy["ack_timeout"] == 30
@@ -51,7 +51,9 @@ def test_admin_creates_reads_edits_and_deletes_a_policy(as_admin, org):
         {"steps": [{"wait_minutes": 1, "users": [first.pk]}], "ack_timeout": None},
     )
     assert edited.status_code == 200, edited.content
-    assert edited.json()["steps"] == [{"wait_minutes": 1, "users": [first.pk], "teams": []}]
+    assert edited.json()["steps"] == [
+        {"wait_minutes": 1, "users": [first.pk], "teams": [], "schedules": []}
+    ]
     assert edited.json()["ack_timeout"] is None
 
     assert as_admin.delete(f"/escalation/policies/{policy['id']}").status_code == 204
@@ -65,6 +67,7 @@ def test_admin_creates_reads_edits_and_deletes_a_policy(as_admin, org):
         ([{"wait_minutes": 5}], "pages nobody"),
         ([{"wait_minutes": 5, "users": [987654]}], "no user 987654"),
         ([{"wait_minutes": 5, "teams": [987654]}], "no team 987654"),
+        ([{"wait_minutes": 5, "schedules": [987654]}], "no schedule 987654"),
     ],
 )
 def test_bad_steps_are_a_400_naming_the_problem(as_admin, org, steps, message):
@@ -100,6 +103,7 @@ def test_an_incident_is_escalated_acknowledged_and_listed(as_agent, as_admin, or
     assert acked.json()["state"] == EscalationState.ACKNOWLEDGED
     history = as_agent.get(f"/incidents/{ticket.pk}/escalations").json()
     assert [(p["user"], p["step"]) for p in history[0]["pages"]] == [(one.pk, 0)]
+    assert [d["channel"] for d in history[0]["pages"][0]["deliveries"]] == ["email"]
 
     cancelled = as_agent.post(f"/incidents/{ticket.pk}/escalations/cancel")
     assert cancelled.json()["state"] == EscalationState.CANCELLED

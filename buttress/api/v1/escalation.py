@@ -33,6 +33,7 @@ from buttress.escalation.models import (
     EscalationStep,
     Page,
 )
+from buttress.oncall import access as oncall_access
 from buttress.tenancy.models import Organization
 
 router = Router(tags=["escalation"])
@@ -42,6 +43,9 @@ class EscalationStepIO(Schema):
     wait_minutes: int = Field(0, ge=0, le=MAX_WAIT_MINUTES, description="Wait after this step.")
     users: list[int] = Field(default_factory=list, description="Staff users to page.")
     teams: list[int] = Field(default_factory=list, description="Teams whose members are paged.")
+    schedules: list[int] = Field(
+        default_factory=list, description="On-call schedules: whoever is on call is paged."
+    )
 
 
 class EscalationPolicyOut(Schema):
@@ -63,6 +67,7 @@ class EscalationPolicyOut(Schema):
                 "wait_minutes": step.wait_minutes,
                 "users": sorted(u.pk for u in step.users.all()),
                 "teams": sorted(t.pk for t in step.teams.all()),
+                "schedules": sorted(s.pk for s in step.schedules.all()),
             }
             for step in obj.steps.all()
         ]
@@ -92,15 +97,23 @@ class EscalationPolicyFilters(Schema):
     shared: bool | None = Field(None, description="true: only shared policies; false: none.")
 
 
+class EscalationDeliveryOut(Schema):
+    notification: int = Field(validation_alias="pk", description="In /notifications.")
+    channel: str
+    status: str
+
+
 class EscalationPageOut(Schema):
     user: int = Field(validation_alias="user_id")
     cycle: int
     round: int
     step: int = Field(validation_alias="position")
     at: datetime
-    delivered_at: datetime | None
-    attempts: int
-    last_error: str
+    deliveries: list[EscalationDeliveryOut]
+
+    @staticmethod
+    def resolve_deliveries(obj: Page) -> list[Any]:
+        return list(obj.notifications.all())
 
 
 class EscalationOut(Schema):
@@ -143,13 +156,25 @@ def _steps(request: HttpRequest, given: list[EscalationStepIO]) -> list[services
     for n, step in enumerate(given, start=1):
         users = list(User.objects.filter(pk__in=step.users))
         teams = list(Team.objects.filter(pk__in=step.teams))
+        schedules = list(
+            oncall_access.schedules_for(current_user(request)).filter(pk__in=step.schedules)
+        )
         missing_users = sorted(set(step.users) - {u.pk for u in users})
         missing_teams = sorted(set(step.teams) - {t.pk for t in teams})
+        missing_schedules = sorted(set(step.schedules) - {s.pk for s in schedules})
         if missing_users:
             raise ValidationError({"steps": f"Step {n}: there is no user {missing_users[0]}."})
         if missing_teams:
             raise ValidationError({"steps": f"Step {n}: there is no team {missing_teams[0]}."})
-        specs.append(services.StepSpec(wait_minutes=step.wait_minutes, users=users, teams=teams))
+        if missing_schedules:
+            raise ValidationError(
+                {"steps": f"Step {n}: there is no schedule {missing_schedules[0]}."}
+            )
+        specs.append(
+            services.StepSpec(
+                wait_minutes=step.wait_minutes, users=users, teams=teams, schedules=schedules
+            )
+        )
     return specs
 
 
@@ -233,7 +258,12 @@ def delete_policy(request: HttpRequest, escalation_policy_id: int) -> Status[Non
 def _history(ticket_id: int) -> list[Escalation]:
     return list(
         Escalation.objects.filter(ticket_id=ticket_id)
-        .prefetch_related(Prefetch("pages", queryset=Page.objects.order_by("at", "id")))
+        .prefetch_related(
+            Prefetch(
+                "pages",
+                queryset=Page.objects.order_by("at", "id").prefetch_related("notifications"),
+            )
+        )
         .order_by("-started_at", "-id")
     )
 
@@ -270,7 +300,7 @@ def acknowledge(request: HttpRequest, ticket_id: int) -> Escalation:
     user = current_user(request)
     ticket = access.get_ticket_to_escalate(user, ticket_id, write=True)
     require_write(request)
-    services.acknowledge(ticket, actor=user)
+    services.acknowledge(ticket, actor=user, via="api")
     return _history(ticket.pk)[0]
 
 

@@ -28,6 +28,7 @@ def escalation_panel(context: dict[str, Any], ticket: Any) -> dict[str, Any]:
         list(
             Page.objects.filter(escalation=latest, cycle=latest.cycle)
             .select_related("user")
+            .prefetch_related("notifications")
             .order_by("at", "id")
         )
         if latest is not None

@@ -4,18 +4,17 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core import mail
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 
 from buttress.desk import services as desk
 from buttress.desk.models import EventKind, Status
 from buttress.escalation import services
 from buttress.escalation.models import Escalation, EscalationState, Page
 from buttress.escalation.services import StepSpec
-from buttress.escalation.tasks import deliver_pages
 from buttress.escalation.tests.helpers import incident, policy, run_due, staff
 from buttress.lib.timeutil import now
+from buttress.notify import actions
+from buttress.oncall import services as oncall
 from buttress.testing.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,34 +234,75 @@ def test_a_policy_in_use_cannot_be_deleted(org):
     services.delete_policy(unused, actor=None)
 
 
-def test_pages_are_mailed_and_a_failed_mail_is_retried(org, monkeypatch):
+def test_each_page_goes_out_through_the_users_notification_rules(org):
     chosen = policy(org, StepSpec(wait_minutes=1, users=[staff("one")], teams=[]))
     ticket = incident(org)
     escalation = services.start(ticket, chosen, actor=None)
     assert run_due(escalation)
     page = Page.objects.get(escalation=escalation)
-    assert page.deliver_due_at is not None
-    assert deliver_pages.call([page.pk], page.deliver_due_at.isoformat()) == 1
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].subject == f"[{ticket.reference}] Paging: Database down"
-    assert mail.outbox[0].to == ["one@provider.example"]
-    page.refresh_from_db()
-    assert page.delivered_at is not None
-    assert page.deliver_due_at is None
+    [sent] = page.notifications.all()
+    # without rules of their own, a user is mailed at their account address
+    assert (sent.channel, sent.destination, sent.ticket) == (
+        "email",
+        "one@provider.example",
+        ticket,
+    )
+    assert sent.subject == f"[{ticket.reference}] Paging: Database down"
+    assert sent.urgent is False
+    assert sent.event == "escalation"
 
-    def refuse(message, fail_silently=False):
-        raise ConnectionRefusedError("refused")
 
-    monkeypatch.setattr(EmailMessage, "send", refuse)
-    second = services.start(incident(org, "Again"), chosen, actor=None)
-    assert run_due(second)
-    failed = Page.objects.get(escalation=second)
-    assert deliver_pages.call([failed.pk], failed.deliver_due_at.isoformat()) == 0
-    failed.refresh_from_db()
-    assert failed.attempts == 1
-    assert failed.delivered_at is None
-    assert "refused" in failed.last_error
-    assert failed.deliver_due_at is not None
+def test_a_p1_incident_pages_urgently_through_quiet_hours(org):
+    chosen = policy(org, StepSpec(wait_minutes=1, users=[staff("one")], teams=[]))
+    ticket = desk.create_ticket(
+        org, actor=None, subject="Everything down", impact="high", urgency="high"
+    )
+    assert ticket.priority == "P1"
+    escalation = services.start(ticket, chosen, actor=None)
+    assert run_due(escalation)
+    [sent] = Page.objects.get(escalation=escalation).notifications.all()
+    assert sent.urgent is True
+
+
+def test_a_schedule_step_pages_whoever_is_on_call(org):
+    on_duty, off_duty = staff("duty"), staff("rest")
+    schedule = oncall.create_schedule(actor=None, organization=None, name="Infrastructure")
+    oncall.add_layer(
+        schedule,
+        actor=None,
+        name="All week",
+        participants=[on_duty, off_duty],
+        start_date=(now() - timedelta(days=1)).date(),
+        rotation="custom",
+        shift_length=30,
+    )
+    assert oncall.on_call(schedule) == [on_duty]
+    chosen = policy(org, StepSpec(wait_minutes=1, users=[], teams=[], schedules=[schedule]))
+    escalation = services.start(incident(org), chosen, actor=None)
+    assert run_due(escalation)
+    assert [e for *_, e in _pages(escalation)] == ["duty@provider.example"]
+
+
+def test_another_organisations_schedule_is_refused(org, other_org):
+    theirs = oncall.create_schedule(actor=None, organization=other_org, name="Theirs")
+    with pytest.raises(ValidationError, match="another organisation's"):
+        policy(org, StepSpec(wait_minutes=1, users=[], teams=[], schedules=[theirs]))
+
+
+def test_acknowledging_from_a_notification_link_stops_paging(org, admin_user):
+    chosen = policy(
+        org,
+        StepSpec(wait_minutes=5, users=[staff("one")], teams=[]),
+        StepSpec(wait_minutes=5, users=[staff("two")], teams=[]),
+    )
+    ticket = incident(org)
+    escalation = services.start(ticket, chosen, actor=None)
+    assert run_due(escalation)
+    actions.acknowledge(ticket, user=admin_user, via="link")
+    escalation.refresh_from_db()
+    assert escalation.state == EscalationState.ACKNOWLEDGED
+    assert escalation.acknowledged_by == admin_user
+    assert ticket.events.filter(kind=EventKind.ACKNOWLEDGED).count() == 1
 
 
 def test_an_escalation_whose_steps_all_paged_can_still_be_acknowledged(org, admin_user):
