@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from buttress.accounts.models import User
@@ -353,16 +351,18 @@ def test_export_streams_in_chunks(org, agent, monkeypatch):
 
 
 @pytest.mark.slow
-def test_ten_thousand_rows_import_well_under_a_minute(org, agent):
+def test_ten_thousand_rows_import_in_a_bounded_number_of_queries(
+    org, agent, django_assert_max_num_queries
+):
+    # Speed is the benchmark's to show; here the import must batch its writes rather than
+    # spend a few queries per row.
     rows = "".join(
         f"host{n:05d},server,,medium,active,,tag{n % 10},,{'host00000' if n else ''},,\n"
         for n in range(10_000)
     )
-    started = time.monotonic()
 
-    report = _import(org, agent, HEADER + "\n" + rows)
+    with django_assert_max_num_queries(2_000):
+        report = _import(org, agent, HEADER + "\n" + rows)
 
-    elapsed = time.monotonic() - started
     assert report.ok, report.errors[:3]
     assert report.created == 10_000
-    assert elapsed < 30, f"{elapsed:.1f}s"
