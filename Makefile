@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    set up and start buttress with demo data on http://127.0.0.1:8000"
 	@echo "make test   set up and run formatting, lint, types, migration and test checks"
-	@echo "make bench  run the benchmarks in bench/ (needs PostgreSQL)"
+	@echo "make bench  run a benchmark in bench/ (BENCH=name, ARGS=...; scripts/bench.sh list)"
 
 $(STAMP): pyproject.toml requirements.lock
 	@scripts/bootstrap.sh
@@ -23,7 +23,7 @@ test: $(STAMP)
 	@scripts/test.sh
 
 bench: $(STAMP)
-	@scripts/bench.sh
+	@scripts/bench.sh $(BENCH) $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
