@@ -12,6 +12,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from buttress.api.tests.conftest import api_as
 from buttress.audit.models import AuditEntry
 from buttress.desk import services as desk
 from buttress.desk.models import EventKind, Status, Ticket, TicketEvent
@@ -188,3 +189,21 @@ def test_a_portal_user_chooses_their_mail_on_the_portal(org, end_user, dana):
     assert saved.status_code == 302
     assert RequesterPreference.objects.events_for(dana.pk) == {RequesterEvent.STATUS_CHANGED}
     assert RequesterPreference.objects.for_org(org).count() == 1
+
+
+def test_a_customer_chooses_their_request_mail_through_the_api(end_user, dana, agent):
+    end_user.contact = dana
+    end_user.save()
+    api = api_as(end_user, raise_errors=False)
+
+    before = api.get("/me/request-mail")
+    saved = api.request("PUT", "/me/request-mail", {"events": ["resolved"]})
+    wrong = api.request("PUT", "/me/request-mail", {"events": ["everything"]})
+    no_contact = api_as(agent, raise_errors=False).get("/me/request-mail")
+
+    assert before.json() == {"events": sorted(DEFAULT_REQUESTER_EVENTS)}
+    assert saved.status_code == 200
+    assert saved.json() == {"events": ["resolved"]}
+    assert wrong.status_code == 400
+    assert no_contact.status_code == 400
+    assert RequesterPreference.objects.events_for(dana.pk) == {RequesterEvent.RESOLVED}
