@@ -2,8 +2,10 @@
 becomes an alert delivery when it is addressed to an email alert integration.
 
 Every message is stored as received (:func:`store`) before anything else happens, under its
-``Message-ID`` (or, without one, the digest of its bytes), so a message delivered twice is
-handled once. Processing (:func:`process_stored`) then decides, and writes down why:
+``Message-ID`` and the digest of what its author wrote (without a Message-ID, the digest
+alone), so a message delivered twice, by whatever relays, is handled once, and another
+message reusing a Message-ID is held for review rather than dropped. Processing
+(:func:`process_stored`) then decides, and writes down why:
 
 - mail to an alert integration's address (``alerts+<key>@...``) is handed to the alerts app;
 - bounces are recognised (a note on the ticket whose mail bounced);
@@ -15,7 +17,8 @@ handled once. Processing (:func:`process_stored`) then decides, and writes down 
 - a reply is threaded by the Message-IDs in its ``In-Reply-To``/``References`` that belong
   to a ticket's conversation, then by the ticket reference in its subject, then by the signed
   tag of the reply address it was sent to; a ticket of another organisation is never
-  joined, whichever way it was named.
+  joined, whichever way it was named;
+- a reply to a closed ticket opens a follow-up ticket related to it.
 
 Anything that fails quarantines the message with the reason; a quarantined message can be
 retried (:func:`retry`) or discarded (:func:`discard`), and is never dropped.
