@@ -258,7 +258,7 @@ TASK_RESULT_RETENTION_DAYS = int(env("BUTTRESS_TASK_RESULT_RETENTION_DAYS", "14"
 # answers go, attachments, and how long a satisfaction-survey link works.
 DESK_MAIL_REQUESTERS = env_bool("BUTTRESS_DESK_MAIL_REQUESTERS", default=True)
 DESK_REPLY_TO = env("BUTTRESS_DESK_REPLY_TO")
-DESK_ATTACHMENT_MAX_BYTES = int(env("BUTTRESS_ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+DESK_ATTACHMENT_MAX_BYTES = int(env("BUTTRESS_ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
 SURVEY_VALID_DAYS = int(env("BUTTRESS_SURVEY_VALID_DAYS", "30"))
 # Mail into the desk: the largest message taken in (the SMTP listener answers 552 past it),
 # messages per sender and hour before the rest is quarantined as a loop, and what becomes of

@@ -23,7 +23,10 @@ from django.core.mail import EmailMessage
 from django.urls import reverse
 
 from buttress.desk import survey
-from buttress.desk.models import Reply, Ticket
+from buttress.desk.models import EventKind, Reply, Status, Ticket, TicketEvent
+from buttress.lib.sizes import human_size
+from buttress.notify import links
+from buttress.notify.models import RequesterEvent, RequesterPreference
 from buttress.sla import clocks
 from buttress.tenancy.models import Contact
 
@@ -86,6 +89,38 @@ def _headers(ticket: Ticket) -> dict[str, str]:
     return headers
 
 
+def requester_headers(ticket: Ticket, requester: Contact) -> dict[str, str]:
+    """The thread's headers plus ``List-Unsubscribe`` (with RFC 8058 one-click), for mail to a
+    requester."""
+    return {
+        **_headers(ticket),
+        "List-Unsubscribe": f"<{links.requester_unsubscribe_url(requester.pk)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _choose_line(requester: Contact) -> list[str]:
+    return [
+        "",
+        "--",
+        f"Choose which mail you get about your requests: {links.requester_url(requester.pk)}",
+    ]
+
+
+def with_reference(ticket: Ticket, subject: str) -> str:
+    """``subject`` carrying the ticket's ``[T-N]`` tag, added in front when it has none."""
+    tag = f"[{ticket.reference}]"
+    return subject if tag in subject else f"{tag} {subject}"
+
+
+def notification_headers(ticket: Ticket, key: str) -> dict[str, str]:
+    """The headers of a notification about the ticket (to an agent or a team member): a
+    Message-ID that ``key`` makes unique and that stays the same on every retry, the
+    ticket's thread in In-Reply-To/References, and the signed reply address, so an answer
+    by mail lands on the ticket."""
+    return {"Message-ID": thread_message_id(ticket, key), **_headers(ticket)}
+
+
 def _portal_link(ticket: Ticket) -> str:
     return settings.BASE_URL + reverse("portal:detail", kwargs={"pk": ticket.pk})
 
@@ -111,13 +146,13 @@ def acknowledgement(ticket: Ticket) -> EmailMessage | None:
     )
     if first is not None and first.breach_at is not None:
         lines.append(f"We will answer by {first.breach_at:%Y-%m-%d %H:%M %Z}.")
-    lines += ["", "Follow it and reply here:", _portal_link(ticket)]
+    lines += ["", "Follow it and reply here:", _portal_link(ticket), *_choose_line(requester)]
     message = EmailMessage(
         f"[{ticket.reference}] {ticket.subject}",
         "\n".join(lines),
         settings.DEFAULT_FROM_EMAIL,
         [requester.email],
-        headers={"Message-ID": thread_id(ticket), **_headers(ticket)},
+        headers={"Message-ID": thread_id(ticket), **requester_headers(ticket, requester)},
     )
     message.extra_headers.pop("In-Reply-To", None)
     message.extra_headers.pop("References", None)
@@ -136,10 +171,18 @@ def survey_message(ticket: Ticket, requester: Contact) -> EmailMessage:
             survey.survey_url(ticket),
             "",
             f"The link works for {survey.valid_days()} days.",
+            *_choose_line(requester),
         ]
     )
     return EmailMessage(
-        f"[{ticket.reference}] How did we do?", body, settings.DEFAULT_FROM_EMAIL, [requester.email]
+        f"[{ticket.reference}] How did we do?",
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [requester.email],
+        headers={
+            "Message-ID": thread_message_id(ticket, f"survey-{ticket.reopened_count}"),
+            **requester_headers(ticket, requester),
+        },
     )
 
 
@@ -157,6 +200,7 @@ def reply_message(reply: Reply) -> EmailMessage | None:
             f"-- {author}",
             "",
             f"{ticket.reference} · {ticket.get_status_display()} · {_portal_link(ticket)}",
+            *_choose_line(requester),
         ]
     )
     return EmailMessage(
@@ -164,7 +208,7 @@ def reply_message(reply: Reply) -> EmailMessage | None:
         body,
         settings.DEFAULT_FROM_EMAIL,
         [requester.email],
-        headers={"Message-ID": reply_message_id(reply), **_headers(ticket)},
+        headers={"Message-ID": reply_message_id(reply), **requester_headers(ticket, requester)},
     )
 
 
@@ -176,8 +220,7 @@ def over_limit_notice(
         [
             f'Your message "{subject}" was received as {ticket.reference}.',
             "",
-            f"These attachments were not kept: each is larger than the "
-            f"{limit / 1048576:.0f} MB limit.",
+            f"These attachments were not kept: each is larger than the {human_size(limit)} limit.",
             *[f"  - {name}" for name in files],
             "",
             "Please share them another way (a link, or smaller files).",
@@ -198,17 +241,68 @@ def over_limit_notice(
 
 def thread_message(ticket: Ticket, *, body: str, key: str) -> EmailMessage | None:
     """A message from the desk to the requester in the ticket's thread (an incident's status
-    update, say); ``key`` makes its Message-ID unique. None when there is nobody to mail."""
+    update, say); ``key`` makes its Message-ID unique. None when there is nobody to mail or
+    the requester chose not to get replies and updates from support."""
     requester = ticket.requester
     if requester is None or not requester.email:
         return None
+    if not RequesterPreference.objects.wants(requester.pk, RequesterEvent.AGENT_REPLIED):
+        return None
     text = "\n".join(
-        [body, "", f"{ticket.reference} · {ticket.get_status_display()} · {_portal_link(ticket)}"]
+        [
+            body,
+            "",
+            f"{ticket.reference} · {ticket.get_status_display()} · {_portal_link(ticket)}",
+            *_choose_line(requester),
+        ]
     )
     return EmailMessage(
         f"Re: [{ticket.reference}] {ticket.subject}",
         text,
         settings.DEFAULT_FROM_EMAIL,
         [requester.email],
-        headers={"Message-ID": thread_message_id(ticket, key), **_headers(ticket)},
+        headers={
+            "Message-ID": thread_message_id(ticket, key),
+            **requester_headers(ticket, requester),
+        },
+    )
+
+
+STATUS_LINES: dict[str, str] = {
+    Status.OPEN: "is open again",
+    Status.IN_PROGRESS: "is being worked on",
+    Status.WAITING_ON_CUSTOMER: "waits for your answer: reply to this mail or on the portal",
+    Status.WAITING_ON_THIRD_PARTY: "waits for a third party (a supplier, say)",
+    Status.RESOLVED: "is resolved",
+    Status.CLOSED: "is closed",
+}
+
+
+def status_message(ticket: Ticket, event: TicketEvent, requester: Contact) -> EmailMessage:
+    """The requester's request changed status (the timeline entry ``event`` says how)."""
+    to = str(event.detail.get("to", ticket.status))
+    line = STATUS_LINES.get(to, f"is now {to}")
+    if event.kind == EventKind.REOPENED:
+        line = "was reopened"
+    body = "\n".join(
+        [
+            f"Hello {requester.name},",
+            "",
+            f'Your request {ticket.reference} "{ticket.subject}" {line}.',
+            "",
+            f"{ticket.reference} · {ticket.get_status_display()} · {_portal_link(ticket)}",
+            *_choose_line(requester),
+        ]
+    )
+    return EmailMessage(
+        f"[{ticket.reference}] {Status(to).label if to in Status.values else to}: {ticket.subject}"[
+            :250
+        ],
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [requester.email],
+        headers={
+            "Message-ID": thread_message_id(ticket, f"status-{event.pk}"),
+            **requester_headers(ticket, requester),
+        },
     )

@@ -62,6 +62,15 @@ def pausing_statuses() -> frozenset[str]:
     return frozenset(str(s) for s in configured)
 
 
+# Room for the 25 MB file people expect mail and upload forms to take.
+DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024
+
+
+def attachment_max_bytes() -> int:
+    """The largest file kept on a ticket (setting ``DESK_ATTACHMENT_MAX_BYTES``)."""
+    return int(getattr(settings, "DESK_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES))
+
+
 class SlaState(models.TextChoices):
     NONE = "", "No SLA"
     RUNNING = "running", "On track"
@@ -605,7 +614,10 @@ class InboundMail(models.Model):
     ``process_due_at`` is the processing timer: set when stored, cleared once processed.
     """
 
-    message_id = models.CharField(max_length=255, unique=True)
+    message_id = models.CharField(max_length=255)
+    # What makes two deliveries one message (lib.mailparse.content_digest); with message_id,
+    # the key a duplicate delivery is found by.
+    digest = models.CharField(max_length=64, blank=True, default="")
     received_at = models.DateTimeField(default=now)
     source = models.CharField(
         max_length=8, choices=InboundSource.choices, default=InboundSource.CLI
@@ -643,6 +655,9 @@ class InboundMail(models.Model):
             models.Index(fields=["status", "-received_at"], name="inbound_status_idx"),
             models.Index(fields=["sender", "received_at"], name="inbound_sender_idx"),
             models.Index(fields=["process_due_at"], name="inbound_due_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["message_id", "digest"], name="inbound_message_unique")
         ]
 
     def __str__(self) -> str:

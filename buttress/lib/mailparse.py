@@ -115,12 +115,53 @@ def message_ids(value: str) -> list[str]:
     return MSGID_RE.findall(value)
 
 
-def message_id(message: Message, raw: bytes) -> str:
+# The headers a message keeps from its author to every mailbox it reaches; relays add
+# Received, Delivered-To, Return-Path and the like, and those differ between two deliveries.
+STABLE_HEADERS = ("From", "To", "Date", "Subject")
+BODY_START_RE = re.compile(rb"\r?\n\r?\n")
+
+
+DIGEST_CHUNK = 1024 * 1024
+
+
+def _hash_body(sha: hashlib._Hash, raw: bytes) -> None:
+    """Feed the message after its header block, line ends made LF and trailing white space
+    dropped (a relay may change either), a chunk at a time: a 30 MB message is not copied."""
+    found = BODY_START_RE.search(raw)
+    if found is None:
+        return
+    start, end = found.end(), len(raw)
+    while end > start and raw[end - 1] in b" \t\r\n":
+        end -= 1
+    view = memoryview(raw)
+    carry = b""
+    for at in range(start, end, DIGEST_CHUNK):
+        chunk = carry + view[at : min(at + DIGEST_CHUNK, end)].tobytes()
+        carry = b""
+        if chunk.endswith(b"\r"):
+            carry, chunk = b"\r", chunk[:-1]
+        sha.update(chunk.replace(b"\r\n", b"\n"))
+    sha.update(carry)
+
+
+def content_digest(message: Message, raw: bytes) -> str:
+    """What makes two deliveries one message: the SHA-256 of the author's headers (From, To,
+    Date, Subject, decoded) and the body, never of what relays added on the way."""
+    sha = hashlib.sha256()
+    for name in STABLE_HEADERS:
+        sha.update(f"{name}: {header(message, name)}\n".encode("utf-8", "surrogateescape"))
+    sha.update(b"\n")
+    _hash_body(sha, raw)
+    return sha.hexdigest()
+
+
+def message_id(message: Message, raw: bytes, digest: str | None = None) -> str:
+    """The message's own Message-ID; without one its :func:`content_digest` stands for it, so
+    the same mail relayed twice (other Received headers) is still one message."""
     ids = message_ids(header(message, "Message-ID"))
     if ids:
         return ids[0][:255]
-    # Without one, the content stands for it: the same bytes delivered twice are one message.
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id>"
+    return f"<sha256-{digest or content_digest(message, raw)}@no-message-id>"
 
 
 def automatic(message: Message) -> str:

@@ -25,9 +25,16 @@ class ChannelError(Exception):
     pass
 
 
-def send_email(address: str, subject: str, body: str) -> None:
+def send_email(
+    address: str, subject: str, body: str, headers: dict[str, str] | None = None
+) -> None:
+    """``headers`` (a ticket's thread: Message-ID, In-Reply-To, References, Reply-To) go on
+    the message as given."""
+    message = EmailMessage(
+        subject, body, settings.DEFAULT_FROM_EMAIL, [address], headers=dict(headers or {})
+    )
     try:
-        sent = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]).send()
+        sent = message.send()
     except (OSError, ValueError) as exc:
         raise ChannelError(f"mail not accepted: {exc}") from exc
     if sent != 1:

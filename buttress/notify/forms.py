@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from buttress.notify.models import DeskEvent, MethodKind, Scope, Urgency
+from buttress.notify.models import DeskEvent, MethodKind, RequesterEvent, Scope, Urgency
 from buttress.notify.services import hooks, people
 from buttress.web.forms import Form
 
@@ -63,3 +63,13 @@ class WebhookForm(Form):
         field = self.fields["organization"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = organizations
+
+
+class RequesterMailForm(Form):
+    events = forms.MultipleChoiceField(
+        choices=RequesterEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Mail me when",
+        help_text="Leave every box empty to get no mail about your requests.",
+    )

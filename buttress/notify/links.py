@@ -66,3 +66,37 @@ def read_token(token: str) -> ActionLink:
     ):
         raise ValidationError("This link is not valid.")
     return ActionLink(ticket_id=data["t"], user_id=data["u"], action=data["a"])
+
+
+# --- requesters' mail preferences ------------------------------------------------------------
+
+REQUESTER_SALT = "buttress.notify.requester-mail"
+
+
+def requester_token(contact_id: int) -> str:
+    """The token of a requester's "choose your mail" link. It names only the contact and
+    grants only that choice, so it does not expire: the link in a year-old mail still lets
+    its reader stop the mail."""
+    return signing.dumps({"c": contact_id}, salt=REQUESTER_SALT)
+
+
+def requester_url(contact_id: int) -> str:
+    token = requester_token(contact_id)
+    return settings.BASE_URL + reverse("notify:requester", kwargs={"token": token})
+
+
+def requester_unsubscribe_url(contact_id: int) -> str:
+    """Where ``List-Unsubscribe`` points: a POST there (RFC 8058 one-click) stops all mail."""
+    token = requester_token(contact_id)
+    return settings.BASE_URL + reverse("notify:requester_unsubscribe", kwargs={"token": token})
+
+
+def read_requester_token(token: str) -> int:
+    """The contact a link names; ``ValidationError`` for a bad or altered link."""
+    try:
+        data = signing.loads(token, salt=REQUESTER_SALT)
+    except signing.BadSignature:
+        raise ValidationError("This link is not valid.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("c"), int):
+        raise ValidationError("This link is not valid.")
+    return int(data["c"])

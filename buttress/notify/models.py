@@ -140,6 +140,58 @@ class Subscription(models.Model):
         return f"{who} follows {self.event}"
 
 
+class RequesterEvent(models.TextChoices):
+    """What a requester (a contact, with or without an account) may be mailed about their own
+    tickets."""
+
+    RECEIVED = "received", "We have your request (the acknowledgement)"
+    AGENT_REPLIED = "agent_replied", "Replies and updates from support"
+    WAITING_ON_YOU = "waiting_on_you", "Support waits for your answer"
+    STATUS_CHANGED = "status_changed", "Other changes of status (in progress, reopened, closed...)"
+    RESOLVED = "resolved", "Your request is resolved (with the satisfaction survey)"
+
+
+# What a requester who never chose gets: everything but the routine status changes.
+DEFAULT_REQUESTER_EVENTS = frozenset(
+    {
+        RequesterEvent.RECEIVED,
+        RequesterEvent.AGENT_REPLIED,
+        RequesterEvent.WAITING_ON_YOU,
+        RequesterEvent.RESOLVED,
+    }
+)
+
+
+class RequesterPreferenceQuerySet(OrgScopedQuerySet["RequesterPreference"]):
+    def events_for(self, contact_id: int) -> frozenset[str]:
+        """The events the contact is mailed about: their choice, else the defaults."""
+        chosen = self.filter(contact_id=contact_id).values_list("events", flat=True).first()
+        if chosen is None:
+            return frozenset(str(e) for e in DEFAULT_REQUESTER_EVENTS)
+        return frozenset(str(e) for e in chosen if e in RequesterEvent.values)
+
+    def wants(self, contact_id: int, event: str) -> bool:
+        return event in self.events_for(contact_id)
+
+
+class RequesterPreference(models.Model):
+    """The ticket mail a contact has chosen to get (no row: the defaults)."""
+
+    contact = models.OneToOneField(
+        "tenancy.Contact", on_delete=models.CASCADE, related_name="notify_preference"
+    )
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    events = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=now)
+
+    objects = RequesterPreferenceQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"mail preferences of contact #{self.contact_id}"
+
+
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"

@@ -16,4 +16,8 @@ urlpatterns = [
     path("webhooks/", views.webhook_list, name="webhooks"),
     path("webhooks/<int:webhook_id>/", views.webhook_detail, name="webhook_detail"),
     path("act/<str:token>/", views.action_page, name="action"),
+    path("mail/<str:token>/", views.requester_page, name="requester"),
+    path(
+        "mail/<str:token>/unsubscribe/", views.requester_unsubscribe, name="requester_unsubscribe"
+    ),
 ]

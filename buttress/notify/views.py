@@ -11,16 +11,23 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from buttress.accounts.models import Role, User
 from buttress.lib.pagination import InvalidCursor, Page, paginate
 from buttress.notify import access, actions, links
-from buttress.notify.forms import MethodForm, RuleForm, SubscriptionForm, WebhookForm
-from buttress.notify.models import DeliveryStatus, Scope, Subscription
-from buttress.notify.services import hooks, people, sending
+from buttress.notify.forms import (
+    MethodForm,
+    RequesterMailForm,
+    RuleForm,
+    SubscriptionForm,
+    WebhookForm,
+)
+from buttress.notify.models import DeliveryStatus, RequesterPreference, Scope, Subscription
+from buttress.notify.services import hooks, people, requesters, sending
 from buttress.tenancy.access import has_unrestricted_scope, organizations_for
+from buttress.tenancy.models import Contact
 from buttress.web.forms import add_service_errors
 from buttress.web.users import current_user
 
@@ -314,4 +321,59 @@ def action_page(request: HttpRequest, token: str) -> HttpResponse:
             "problem": problem,
         },
         status=400 if problem else 200,
+    )
+
+
+def _requester(token: str) -> Contact:
+    """The contact a requester link names; 404 for a bad link or a contact no longer there."""
+    try:
+        contact_id = links.read_requester_token(token)
+    except ValidationError as exc:
+        raise Http404(" ".join(exc.messages)) from exc
+    contact = Contact.objects.select_related("organization").filter(pk=contact_id).first()
+    if contact is None:
+        raise Http404("This link is not valid.")
+    return contact
+
+
+@csrf_protect
+def requester_page(request: HttpRequest, token: str) -> HttpResponse:
+    """Where the link at the foot of a requester's mail leads: no sign-in, the link is the
+    key, and it only chooses that contact's ticket mail."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    contact = _requester(token)
+    current = sorted(RequesterPreference.objects.events_for(contact.pk))
+    form = RequesterMailForm(request.POST or None, initial={"events": current})
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            requesters.set_requester_events(
+                contact, events=form.cleaned_data["events"], actor=None, via="link"
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            saved = True
+    return render(
+        request,
+        "notify/requester.html",
+        {"contact": contact, "form": form, "saved": saved},
+        status=400 if form.errors else 200,
+    )
+
+
+@csrf_exempt
+def requester_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """``List-Unsubscribe`` target: a POST (RFC 8058 one-click, sent by the mail provider
+    without a session or CSRF token) stops every ticket mail; a GET shows the choice page."""
+    if request.method == "GET":
+        return requester_page(request, token)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    contact = _requester(token)
+    requesters.unsubscribe(contact, via="one-click")
+    return HttpResponse(
+        f"{contact.email or contact.name} gets no more mail about their requests.",
+        content_type="text/plain; charset=utf-8",
     )

@@ -26,9 +26,20 @@ from buttress.desk.access import (
     require,
     tickets_for,
 )
-from buttress.desk.models import DONE_STATUSES, Attachment, EventKind, Level, Source, Ticket
+from buttress.desk.models import (
+    DONE_STATUSES,
+    Attachment,
+    EventKind,
+    Level,
+    Source,
+    Status,
+    Ticket,
+)
 from buttress.desk.services import attachments
 from buttress.lib.pagination import InvalidCursor, paginate
+from buttress.notify.forms import RequesterMailForm
+from buttress.notify.models import RequesterPreference
+from buttress.notify.services import requesters
 from buttress.portal.forms import (
     CloseRequestForm,
     NewRequestForm,
@@ -151,6 +162,7 @@ def _conversation(user: User, ticket: Ticket) -> list[dict[str, Any]]:
             entry["files"] = files.get(reply.pk, [])
             entry["by_staff"] = detail.get("by") == "agent"
         entry["to"] = detail.get("to")
+        entry["reason"] = detail.get("reason")
         entries.append(entry)
     return entries
 
@@ -195,7 +207,9 @@ def ticket_detail(
         "conversation": _conversation(user, ticket),
         "targets": _targets(ticket),
         "form": form,
-        "can_reply": can(user, DeskCapability.OPEN) and ticket.merged_into_id is None,
+        "can_reply": can(user, DeskCapability.OPEN)
+        and ticket.merged_into_id is None
+        and ticket.status != Status.CLOSED,
         "close_form": close_form or CloseRequestForm(),
         "can_close": _may_close(user, ticket),
     }
@@ -227,3 +241,33 @@ def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Your request {ticket.reference} is closed.")
             return redirect("portal:detail", pk=ticket.pk)
     return ticket_detail(request, pk, close_form=form)
+
+
+@login_required
+def mail_preferences(request: HttpRequest) -> HttpResponse:
+    """The signed-in customer chooses which mail they get about their requests (the same
+    choice as the link at the foot of that mail)."""
+    user = portal_user(request)
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    contact = user.contact
+    if contact is None:
+        return render(request, "portal/mail.html", {"form": None}, status=404)
+    current = sorted(RequesterPreference.objects.events_for(contact.pk))
+    form = RequesterMailForm(request.POST or None, initial={"events": current})
+    if request.method == "POST" and form.is_valid():
+        try:
+            requesters.set_requester_events(
+                contact, events=form.cleaned_data["events"], actor=user, via="portal"
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Your mail choices are saved.")
+            return redirect("portal:mail")
+    return render(
+        request,
+        "portal/mail.html",
+        {"form": form, "contact": contact},
+        status=400 if form.errors else 200,
+    )

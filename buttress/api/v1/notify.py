@@ -1,4 +1,5 @@
 """/me/contact-methods, /me/notification-rules, /me/subscriptions: how the caller is notified;
+/me/request-mail: the mail the caller gets as a requester;
 /notifications: the notification log; /webhooks: outgoing webhooks and their deliveries."""
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from buttress.notify.models import (
     DeskEvent,
     Notification,
     NotificationRule,
+    RequesterEvent,
+    RequesterPreference,
     Scope,
     Subscription,
     Urgency,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from buttress.notify.services import hooks, people, sending
+from buttress.notify.services import hooks, people, requesters, sending
+from buttress.tenancy.models import Contact
 
 router = Router(tags=["notifications"])
 
@@ -251,6 +255,40 @@ def set_subscriptions(request: HttpRequest, body: SubscriptionsIn) -> dict[str, 
     user = current_user(request)
     rows = people.set_subscriptions(actor=user, user=user, events=body.events, scope=body.scope)
     return _subscriptions_view(rows)
+
+
+class RequestMailOut(Schema):
+    events: list[str] = Field(description=", ".join(RequesterEvent.values))
+
+
+class RequestMailIn(Schema):
+    events: list[str]
+
+
+def _own_contact(user: Any) -> Contact:
+    contact: Contact | None = user.contact
+    if contact is None:
+        raise ValidationError(
+            "Your account is not linked to a contact, so no mail about requests goes to it."
+        )
+    return contact
+
+
+@router.get("/me/request-mail", response=responses(RequestMailOut))
+def get_request_mail(request: HttpRequest) -> dict[str, Any]:
+    """The mail the caller gets about the requests they opened (as a requester)."""
+    contact = _own_contact(current_user(request))
+    return {"events": sorted(RequesterPreference.objects.events_for(contact.pk))}
+
+
+@router.put("/me/request-mail", response=responses(RequestMailOut))
+def set_request_mail(request: HttpRequest, body: RequestMailIn) -> dict[str, Any]:
+    """Choose that mail (replacing the previous choice; an empty list stops it)."""
+    require_write(request)
+    user = current_user(request)
+    contact = _own_contact(user)
+    preference = requesters.set_requester_events(contact, events=body.events, actor=user, via="api")
+    return {"events": preference.events}
 
 
 @router.get("/teams/{team_id}/subscriptions", response=responses(SubscriptionsOut))

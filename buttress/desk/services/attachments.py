@@ -8,25 +8,32 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from buttress.audit import services as audit
-from buttress.desk.models import Attachment, EventKind, Reply, Ticket
+from buttress.desk.models import (
+    DEFAULT_ATTACHMENT_MAX_BYTES,
+    Attachment,
+    EventKind,
+    Reply,
+    Ticket,
+    attachment_max_bytes,
+)
 from buttress.desk.services.timeline import check_not_merged, record_event, touch
+from buttress.lib.sizes import human_size
 from buttress.lib.timeutil import now
 
 if TYPE_CHECKING:
     from buttress.accounts.models import User
 
 MAX_FILES = 10
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = DEFAULT_ATTACHMENT_MAX_BYTES
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "DESK_ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return attachment_max_bytes()
 
 
 def clean_filename(name: str) -> str:
@@ -68,7 +75,9 @@ def attach(
     for upload in files:
         if upload.size is None or upload.size > limit:
             name = clean_filename(upload.name or "")
-            raise ValidationError({"files": f"{name} is larger than {limit // 1048576} MB."})
+            raise ValidationError(
+                {"files": f"{name} is larger than {human_size(limit)}, the limit for one file."}
+            )
     if reply is not None:
         internal = reply.is_internal
     at = now()

@@ -11,8 +11,9 @@ from django.db import transaction
 
 from buttress.accounts.models import STAFF_ROLES
 from buttress.audit import services as audit
-from buttress.desk.models import Activity, EventKind, Reply, Ticket, TimeEntry
+from buttress.desk.models import Activity, EventKind, Reply, Status, Ticket, TimeEntry
 from buttress.desk.search import index_ticket
+from buttress.desk.services.tickets import transition
 from buttress.desk.services.timeline import check_not_merged, record_event, touch
 from buttress.desk.tasks import send_reply
 from buttress.lib.timeutil import now
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 MAX_BODY = 100_000
 MAX_MINUTES = 24 * 60
+# The statuses a customer's public reply takes back to open, and the reason it records.
+CUSTOMER_REPLY_REOPENS = frozenset({Status.WAITING_ON_CUSTOMER, Status.RESOLVED})
+CUSTOMER_REPLIED = "customer_replied"
 
 
 @transaction.atomic
@@ -35,12 +39,19 @@ def add_reply(
     internal: bool = False,
     contact: Contact | None = None,
     at: dt.datetime | None = None,
+    keep_status: bool = False,
 ) -> Reply:
     """A public reply, or an internal note with ``internal``.
 
     ``actor`` is the user who writes; ``contact`` a requester writing without an account
     (mail). The first public reply by provider staff stamps ``first_response_at``, once: it
     is what stops a first-response clock.
+
+    A public reply from the customer's side answers the desk: a ticket waiting on the
+    customer goes back to open and a resolved one is reopened (both on the timeline with the
+    reason ``customer_replied``), so its SLA clocks run again; a closed ticket takes no more
+    replies (mail to it opens a follow-up, see :mod:`.inbound`). ``keep_status`` leaves the
+    status alone, for a comment that comes with the customer's own status change.
     """
     at = at or now()
     check_not_merged(ticket)
@@ -58,6 +69,14 @@ def add_reply(
         raise ValidationError({"contact": "The contact belongs to another organisation."})
     if actor is None and contact is None:
         raise ValidationError("A reply needs an author.")
+    moves_status = not by_staff and not internal and not keep_status
+    if moves_status and ticket.status == Status.CLOSED:
+        raise ValidationError(
+            {
+                "body": f"{ticket.reference} is closed and takes no more replies; "
+                "open a new request and mention it there."
+            }
+        )
     reply = Reply.objects.create(
         ticket=ticket,
         author=actor if actor is not None and actor.pk else None,
@@ -66,6 +85,11 @@ def add_reply(
         is_internal=internal,
         created_at=at,
     )
+    if moves_status and ticket.status in CUSTOMER_REPLY_REOPENS:
+        # The status moves first, on the timeline as for the clocks: a reopened ticket's reply
+        # starts a next-response cycle, which a resolved one would not, and a replay of the
+        # timeline (sla.replay) must meet the two in the same order.
+        transition(ticket, Status.OPEN, actor=actor, at=at, reason=CUSTOMER_REPLIED, reply=reply.pk)
     first_response = by_staff and not internal and ticket.first_response_at is None
     if first_response:
         ticket.first_response_at = at

@@ -2,8 +2,10 @@
 becomes an alert delivery when it is addressed to an email alert integration.
 
 Every message is stored as received (:func:`store`) before anything else happens, under its
-``Message-ID`` (or, without one, the digest of its bytes), so a message delivered twice is
-handled once. Processing (:func:`process_stored`) then decides, and writes down why:
+``Message-ID`` and the digest of what its author wrote (without a Message-ID, the digest
+alone), so a message delivered twice, by whatever relays, is handled once, and another
+message reusing a Message-ID is held for review rather than dropped. Processing
+(:func:`process_stored`) then decides, and writes down why:
 
 - mail to an alert integration's address (``alerts+<key>@...``) is handed to the alerts app;
 - bounces are recognised (a note on the ticket whose mail bounced);
@@ -15,7 +17,8 @@ handled once. Processing (:func:`process_stored`) then decides, and writes down 
 - a reply is threaded by the Message-IDs in its ``In-Reply-To``/``References`` that belong
   to a ticket's conversation, then by the ticket reference in its subject, then by the signed
   tag of the reply address it was sent to; a ticket of another organisation is never
-  joined, whichever way it was named.
+  joined, whichever way it was named;
+- a reply to a closed ticket opens a follow-up ticket related to it.
 
 Anything that fails quarantines the message with the reason; a quarantined message can be
 retried (:func:`retry`) or discarded (:func:`discard`), and is never dropped.
@@ -52,13 +55,16 @@ from buttress.desk.models import (
     Mailbox,
     MailThread,
     Source,
+    Status,
     Ticket,
 )
 from buttress.desk.services.attachments import MAX_FILES, attach, max_bytes
 from buttress.desk.services.conversation import MAX_BODY, add_reply
+from buttress.desk.services.links import relate
 from buttress.desk.services.tickets import create_ticket
 from buttress.desk.tasks import send_over_limit_notice
 from buttress.lib import mailparse
+from buttress.lib.sizes import human_size
 from buttress.lib.timeutil import now
 from buttress.tenancy import services as tenancy
 from buttress.tenancy.models import Contact, Organization
@@ -109,7 +115,7 @@ def max_message_bytes() -> int:
 def too_large_message(size: int) -> str:
     limit = max_message_bytes()
     return (
-        f"The message ({size / 1048576:.1f} MB) is larger than the {limit / 1048576:.0f} MB "
+        f"The message ({human_size(size)}) is larger than the {human_size(limit)} "
         "this service desk accepts; send large files another way."
     )
 
@@ -136,7 +142,7 @@ def _files(message: EmailMessage) -> tuple[list[SimpleUploadedFile], list[str]]:
         except (ValueError, LookupError):
             name = "attachment"
         if len(data) > max_bytes() or len(files) >= MAX_FILES:
-            left_out.append(f"{name} ({len(data) / 1048576:.1f} MB)")
+            left_out.append(f"{name} ({human_size(len(data))})")
             continue
         files.append(SimpleUploadedFile(name, data, content_type=part.get_content_type()))
     return files, left_out
@@ -163,6 +169,11 @@ def store(
 ) -> tuple[InboundMail, bool]:
     """Keep the message as received; (its row, False) when it was received before.
 
+    "Before" means the same Message-ID and the same :func:`~buttress.lib.mailparse.content_digest`
+    (author's headers and body, not relay headers). Another message under a Message-ID
+    already taken (a broken mailer, or a forgery from somebody else) is stored too; processing
+    quarantines it (see :func:`_reused_id`).
+
     Raises :class:`MessageTooLarge` over ``DESK_MAIL_MAX_BYTES``. Only the headers are read
     here, so a message nothing else can make sense of is still stored, to be quarantined.
     """
@@ -170,27 +181,31 @@ def store(
         raise MessageTooLarge(too_large_message(len(raw)))
     at = at or now()
     headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    mid = mailparse.message_id(headers, raw)
-    seen = InboundMail.objects.filter(message_id=mid).defer("raw").first()
-    if seen is not None:
-        return seen, False
+    digest = mailparse.content_digest(headers, raw)
+    mid = mailparse.message_id(headers, raw, digest)
+    address = mailparse.sender(headers)[1]
+    for seen in InboundMail.objects.filter(message_id=mid).defer("raw")[:20]:
+        # A row stored before digests were kept has none: its sender has to do.
+        if seen.digest == digest or (not seen.digest and seen.sender == address[:254]):
+            return seen, False
     try:
         with transaction.atomic():
             stored = InboundMail.objects.create(
                 message_id=mid,
+                digest=digest,
                 received_at=at,
                 source=source,
                 mailbox=mailbox,
                 recipients=[str(r)[:254] for r in recipients][:50],
                 size=len(raw),
-                sender=mailparse.sender(headers)[1][:254],
+                sender=address[:254],
                 subject=mailparse.subject(headers),
                 raw=raw,
                 process_due_at=at + PROCESS_LEASE,
             )
     except IntegrityError:
         # The same message stored at the same moment by another receiver.
-        return InboundMail.objects.defer("raw").get(message_id=mid), False
+        return InboundMail.objects.defer("raw").get(message_id=mid, digest=digest), False
     return stored, True
 
 
@@ -215,13 +230,18 @@ def receive(
 # --- processing ------------------------------------------------------------------------------
 
 
-def process_stored(mail: InboundMail) -> Outcome:
+def process_stored(mail: InboundMail, *, reviewed: bool = False) -> Outcome:
     """Decide what a stored message is and act on it; any failure quarantines it with the
-    reason. Call with the row locked (inside a transaction)."""
+    reason. Call with the row locked (inside a transaction). ``reviewed``: staff retry it,
+    so a reused Message-ID no longer holds it back."""
     decision = _Decision()
     try:
         with transaction.atomic():
-            outcome = _process(mail, decision)
+            reused = None if reviewed else _reused_id(mail)
+            if reused is not None:
+                outcome = _quarantine(mail, decision, reused)
+            else:
+                outcome = _process(mail, decision)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         outcome = _quarantine(
@@ -245,6 +265,25 @@ def process_stored(mail: InboundMail) -> Outcome:
         ]
     )
     return outcome
+
+
+def _reused_id(mail: InboundMail) -> str | None:
+    """Why the message is held for review when an earlier, different message carries its
+    Message-ID; None when none does."""
+    earlier = (
+        InboundMail.objects.filter(message_id=mail.message_id, pk__lt=mail.pk)
+        .exclude(digest=mail.digest)
+        .only("pk", "sender")
+        .order_by("pk")
+        .first()
+    )
+    if earlier is None:
+        return None
+    who = "the same sender" if earlier.sender == mail.sender else f"{earlier.sender or 'nobody'}"
+    return (
+        f"its Message-ID {mail.message_id} was already used by mail #{earlier.pk} from {who}, "
+        "with other content; not threaded or opened until reviewed"
+    )
 
 
 def _finish(  # the caller (process_stored) saves the row
@@ -324,7 +363,15 @@ def _process(mail: InboundMail, decision: _Decision) -> Outcome:
     body = mailparse.text_body(message)
     files, left_out = _files(message)
     ticket = _thread(message, subject, addresses, contact.organization_id, decision)
-    if ticket is not None:
+    if ticket is not None and ticket.status == Status.CLOSED:
+        closed = ticket
+        ticket = _follow_up(closed, contact=contact, subject=subject, body=body)
+        decision.note(
+            f"{closed.reference} is closed: opened follow-up {ticket.reference}, related to it"
+        )
+        attach(ticket, files, actor=None)
+        status = InboundStatus.NEW_TICKET
+    elif ticket is not None:
         text = mailparse.strip_quoted(body)[:MAX_BODY] or "(no text)"
         reply = add_reply(ticket, actor=None, contact=contact, body=text)
         attach(ticket, files, actor=None, reply=reply)
@@ -351,11 +398,46 @@ def _process(mail: InboundMail, decision: _Decision) -> Outcome:
             actor=mail_actor(),
             internal=True,
             body="Attachments of the mail from "
-            f"{address} not kept (over the {max_bytes() / 1048576:.0f} MB or "
+            f"{address} not kept (over the {human_size(max_bytes())} or "
             f"{MAX_FILES}-file limit): {', '.join(left_out)}",
         )
         transaction.on_commit(partial(send_over_limit_notice.enqueue, mail.pk, left_out))
     return _finish(mail, decision, status, reason=reason, ticket=ticket)
+
+
+RE_PREFIX_RE = re.compile(r"^\s*((re|aw|sv|fwd?|wg|tr)\s*:\s*)+", re.IGNORECASE)
+
+
+def _follow_up(closed: Ticket, *, contact: Contact, subject: str, body: str) -> Ticket:
+    """A new ticket for mail that answers a closed one: the same requester, type, team,
+    category and tags, related to the closed ticket (both timelines say why)."""
+    text = RE_PREFIX_RE.sub("", REFERENCE_RE.sub("", subject)).strip()
+
+    def open_one(assignee: User | None) -> Ticket:
+        return create_ticket(
+            closed.organization,
+            actor=None,
+            subject=(text or closed.subject)[:250],
+            description=body[:MAX_BODY],
+            type=closed.type,
+            impact=closed.impact,
+            urgency=closed.urgency,
+            requester=contact,
+            category=closed.category,
+            team=closed.team,
+            assignee=assignee,
+            tags=closed.tags,
+            source=Source.EMAIL,
+        )
+
+    try:
+        with transaction.atomic():
+            ticket = open_one(closed.assignee)
+    except ValidationError:
+        # The closed ticket's assignee no longer works here: the team's queue takes it.
+        ticket = open_one(None)
+    relate(ticket, closed, actor=None, follow_up=True)
+    return ticket
 
 
 def _find_contact(name: str, address: str, decision: _Decision) -> Contact | None:
@@ -578,7 +660,7 @@ def retry(mail: InboundMail, *, actor: User | None) -> Outcome:
     if locked.status != InboundStatus.QUARANTINED:
         raise ValidationError({"status": "Only quarantined mail can be retried."})
     before = locked.reason
-    outcome = process_stored(locked)
+    outcome = process_stored(locked, reviewed=True)
     audit.record(
         locked,
         actor=actor,

@@ -127,15 +127,21 @@ def set_parent(ticket: Ticket, parent: Ticket | None, *, actor: User | None) -> 
 
 
 @transaction.atomic
-def relate(ticket: Ticket, other: Ticket, *, actor: User | None) -> bool:
-    """Mark two tickets of an organisation as related (both ways); False if they were."""
+def relate(ticket: Ticket, other: Ticket, *, actor: User | None, follow_up: bool = False) -> bool:
+    """Mark two tickets of an organisation as related (both ways); False if they were.
+
+    ``follow_up``: ``ticket`` was opened as the follow-up of the closed ``other``; both
+    timeline entries say so (reasons ``follow_up`` and ``followed_up``) and name the other."""
     check_same_org(ticket, other, "ticket")
     if ticket.related.filter(pk=other.pk).exists():
         return False
     ticket.related.add(other)
     at = now()
-    for one, two in ((ticket, other), (other, ticket)):
-        record_event(one, EventKind.RELATED, actor=actor, at=at, detail={"ticket": two.pk})
+    for one, two, reason in ((ticket, other, "follow_up"), (other, ticket, "followed_up")):
+        detail: dict[str, object] = {"ticket": two.pk}
+        if follow_up:
+            detail.update(reason=reason, reference=two.reference)
+        record_event(one, EventKind.RELATED, actor=actor, at=at, detail=detail)
         _audit_link(one, actor, "related", None, two.reference)
         touch(one, at)
     return True

@@ -32,7 +32,7 @@ from buttress.desk.models import (
 from buttress.desk.search import index_ticket
 from buttress.desk.services.priority import priority_for
 from buttress.desk.services.timeline import check_not_merged, record_event
-from buttress.desk.tasks import send_acknowledgement, send_survey
+from buttress.desk.tasks import send_acknowledgement, send_status_change, send_survey
 from buttress.lib.timeutil import now
 from buttress.sla import clocks
 from buttress.tenancy.models import Contact, Organization
@@ -311,6 +311,19 @@ def allowed_transitions(ticket: Ticket) -> list[str]:
     return [s for s in Status.values if s in TRANSITIONS[ticket.status]]
 
 
+def _tell_requester(
+    ticket: Ticket, to_status: str, *, actor: User | None, merged: bool, reason: str
+) -> bool:
+    """Whether a status change is news to the requester: not one they made themselves (a
+    reply, closing their request), not a merge, not on a machine's ticket; a resolution is
+    told by the survey mail instead."""
+    if ticket.requester_id is None or merged or ticket.source in MACHINE_SOURCES:
+        return False
+    if to_status == Status.RESOLVED or reason == "customer_replied":
+        return False
+    return actor is None or actor.role in STAFF_ROLES
+
+
 @transaction.atomic
 def transition(
     ticket: Ticket,
@@ -319,11 +332,14 @@ def transition(
     actor: User | None,
     at: datetime | None = None,
     merged: bool = False,
+    reason: str = "",
+    reply: int | None = None,
 ) -> Ticket:
     """Move the ticket to ``to_status`` if the transition table allows it.
 
     Resolving stamps ``resolved_at``; closing stamps ``closed_at`` (and ``resolved_at`` if the
     ticket was never resolved); a reopen (resolved or closed -> open) clears both and counts.
+    ``reason`` (and the ``reply`` that caused it) go on the timeline entry.
     """
     at = at or now()
     _check_choice("status", to_status, Status.values)
@@ -363,7 +379,11 @@ def transition(
         detail["reopened_count"] = ticket.reopened_count
     if merged:
         detail["merged"] = True
-    record_event(
+    if reason:
+        detail["reason"] = reason
+    if reply is not None:
+        detail["reply"] = reply
+    event = record_event(
         ticket,
         EventKind.REOPENED if reopen else EventKind.STATUS_CHANGED,
         actor=actor,
@@ -371,6 +391,8 @@ def transition(
         detail=detail,
     )
     clocks.sync(ticket, at=at, signal=clocks.Signal.STATUS, previous_status=current)
+    if _tell_requester(ticket, to_status, actor=actor, merged=merged, reason=reason):
+        transaction.on_commit(partial(send_status_change.enqueue, event.pk))
     if to_status in DONE_STATUSES:
         from buttress.escalation import services as escalation
 
@@ -449,7 +471,7 @@ def close_by_customer(ticket: Ticket, *, actor: User, comment: str = "") -> Tick
     if not path:
         raise ValidationError({"status": f"The request is already {ticket.status}."})
     if comment.strip():
-        add_reply(ticket, actor=actor, body=comment)
+        add_reply(ticket, actor=actor, body=comment, keep_status=True)
     for status in path:
         transition(ticket, status, actor=actor)
     return ticket

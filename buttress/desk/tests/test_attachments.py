@@ -66,7 +66,7 @@ def test_too_large_or_too_many_files_are_refused(ticket, agent):
     with pytest.raises(ValidationError) as many:
         attachments.attach(ticket, [_file(data=b"x")] * 11, actor=agent)
 
-    assert "larger than" in str(large.value)
+    assert "larger than 10 bytes" in str(large.value)
     assert "At most 10" in str(many.value)
     assert not Attachment.objects.exists()
 

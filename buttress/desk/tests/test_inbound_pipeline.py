@@ -289,7 +289,7 @@ def test_a_failure_while_processing_quarantines_with_the_reason(dana, monkeypatc
 def test_a_message_over_the_limit_is_refused_with_a_clear_message(dana, settings):
     settings.DESK_MAIL_MAX_BYTES = 1000
 
-    with pytest.raises(MessageTooLarge, match=r"larger than the 0 MB"):
+    with pytest.raises(MessageTooLarge, match=r"\(\d(\.\d)? KB\) is larger than the 1000 bytes"):
         receive(message(body="x" * 5000))
 
 
@@ -308,7 +308,7 @@ def test_an_attachment_over_the_limit_is_left_out_and_the_sender_told(
     with django_capture_on_commit_callbacks() as callbacks:
         outcome = receive(bytes(mail))
     assert len(callbacks) == 2  # the acknowledgement and the notice
-    assert send_over_limit_notice.call(stored(outcome).pk, ["big.gz (0.0 MB)"])
+    assert send_over_limit_notice.call(stored(outcome).pk, ["big.gz (4 KB)"])
 
     assert outcome.ticket is not None
     assert list(Attachment.objects.values_list("filename", flat=True)) == ["small.txt"]
@@ -316,7 +316,8 @@ def test_an_attachment_over_the_limit_is_left_out_and_the_sender_told(
     assert "big.gz" in note.body
     [notice] = outbox.outbox
     assert notice.to == ["dana@acme.example"]
-    assert "big.gz" in notice.body
+    assert "big.gz (4 KB)" in notice.body
+    assert "larger than the 1 KB limit" in notice.body
     assert notice.extra_headers["Auto-Submitted"] == "auto-replied"
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from buttress.desk import mail as desk_mail
+from buttress.desk.models import MailThread
 from buttress.lib.timeutil import now
 from buttress.notify import channels, crypto
 from buttress.notify.models import (
@@ -36,6 +38,20 @@ class _Work:
     target: str
     subject: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _mail_headers(row: Notification) -> tuple[str, dict[str, str]]:
+    """(subject, headers) of a notification mailed about a ticket: the ticket's tag in the
+    subject and its thread's headers, the Message-ID derived from the row so that every
+    retry sends the same one. The Message-ID is remembered as the ticket's, so an answer
+    that names it is threaded to the ticket."""
+    ticket = row.ticket
+    if ticket is None:
+        return row.subject, {}
+    headers = desk_mail.notification_headers(ticket, f"notify-{row.pk}")
+    MailThread.objects.remember(ticket, headers["Message-ID"], outbound=True)
+    return desk_mail.with_reference(ticket, row.subject), headers
 
 
 def _claim_work(pk: int, claim: str) -> _Work | None:
@@ -46,7 +62,7 @@ def _claim_work(pk: int, claim: str) -> _Work | None:
         row = (
             # Only the notification's row: FOR UPDATE cannot lock the outer join's null side.
             Notification.objects.select_for_update(of=("self",))
-            .select_related("method", "user")
+            .select_related("method", "user", "ticket")
             .filter(pk=pk)
             .first()
         )
@@ -67,6 +83,9 @@ def _claim_work(pk: int, claim: str) -> _Work | None:
             except crypto.Unreadable as exc:
                 _finish(row, ok=False, error=str(exc), final=True)
                 return None
+        if row.channel == MethodKind.EMAIL:
+            subject, headers = _mail_headers(row)
+            return _Work(row.channel, target, subject, row.body, headers)
         return _Work(row.channel, target, row.subject, row.body)
 
 
@@ -91,7 +110,7 @@ def _finish(row: Notification, *, ok: bool, error: str = "", final: bool = False
 
 def _send(work: _Work) -> None:
     if work.channel == MethodKind.EMAIL:
-        channels.send_email(work.target, work.subject, work.body)
+        channels.send_email(work.target, work.subject, work.body, work.headers)
     else:
         channels.send_apprise(work.target, work.subject, work.body)
 

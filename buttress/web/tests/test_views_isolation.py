@@ -81,7 +81,15 @@ def _parameters(pattern: URLPattern) -> list[str]:
 
 # Pages whose link itself is the permission (signed and expiring, a monitor's secret uuid
 # that cron jobs ping, a secret calendar address): anyone holding it may use it.
-SIGNED_LINK_PAGES = {"desk:survey", "monitoring:ping", "oncall:feed", "notify:action"}
+# The link is the key (each has its own tests of altered and foreign links).
+SIGNED_LINK_PAGES = {
+    "desk:survey",
+    "monitoring:ping",
+    "oncall:feed",
+    "notify:action",
+    "notify:requester",
+    "notify:requester_unsubscribe",
+}
 
 
 def ui_patterns_with_parameters() -> list[tuple[str, list[str]]]:
