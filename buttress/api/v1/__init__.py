@@ -17,6 +17,7 @@ from buttress.api.v1 import (
     macros,
     mail,
     maintenance,
+    monitoring_settings,
     monitors,
     notify,
     oncall,
@@ -42,6 +43,7 @@ api.add_router("/", mail.router)
 api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
+api.add_router("/", monitoring_settings.router)
 api.add_router("/", maintenance.router)
 api.add_router("/", escalation.router)
 api.add_router("/", catalogue.router)
