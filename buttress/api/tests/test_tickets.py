@@ -125,10 +125,19 @@ def test_malformed_ticket_is_refused_with_422(as_agent, org, body):
 def test_list_filters_by_each_field(as_agent, agent, org, other_org):
     team = TeamFactory.create()
     mine = services.create_ticket(
-        org, actor=agent, subject="Disk full", team=team, assignee=agent, source="monitoring"
+        org,
+        actor=agent,
+        subject="Disk full",
+        team=team,
+        assignee=agent,
+        source="monitoring",
+        tags=["storage", "db"],
     )
-    services.create_ticket(org, actor=agent, subject="Printer", type="service_request")
+    printer = services.create_ticket(
+        org, actor=agent, subject="Printer", type="service_request", tags=["storage-room"]
+    )
     services.create_ticket(other_org, actor=agent, subject="Elsewhere", impact="high")
+    services.transition(printer, "open", actor=agent)
 
     def ids(**params):
         response = as_agent.get("/tickets", **params)
@@ -142,7 +151,12 @@ def test_list_filters_by_each_field(as_agent, agent, org, other_org):
     assert ids(source="monitoring") == [mine.pk]
     assert len(ids(type="service_request")) == 1
     assert len(ids(priority="P2")) == 1
-    assert len(ids(status="new")) == 3
+    assert len(ids(status="new")) == 2
+    assert ids(status="open") == [printer.pk]
+    assert ids(tag="storage") == [mine.pk]
+    assert ids(tag=" DB ") == [mine.pk]
+    assert ids(tag="storage-room") == [printer.pk]
+    assert ids(tag="stor") == []
     assert ids(q="disk") == [mine.pk]
     assert ids(q=mine.reference) == [mine.pk]
     assert ids(q="T-²") == []

@@ -22,6 +22,7 @@ from buttress.api.v1 import (
     notify,
     oncall,
     organizations,
+    priority,
     sites,
     sla,
     tickets,
@@ -37,6 +38,8 @@ api.add_router("/", assets.router)
 api.add_router("/", asset_graph.router)
 api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
+# Before the ticket router, so that /tickets/priority-matrix is not read as /tickets/{ticket_id}.
+api.add_router("/", priority.router)
 api.add_router("/", tickets.router)
 api.add_router("/", macros.router)
 api.add_router("/", mail.router)
