@@ -203,7 +203,8 @@ def smtpd(bind: tuple[str, int]) -> None:
 @click.option(
     "--lease",
     type=click.FloatRange(min=2.0, max=3600.0),
-    help="Seconds a lease on a monitor lasts (default MONITORING_RUNNER_LEASE).",
+    help="Lease period in seconds: a dead runner's monitors move to the others within it "
+    "(default MONITORING_RUNNER_LEASE).",
 )
 @click.option(
     "--flush",

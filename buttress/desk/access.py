@@ -25,7 +25,11 @@ from buttress.desk.models import (
     TicketEvent,
     TicketQuerySet,
 )
-from buttress.tenancy.access import organizations_for, sees_all_organizations
+from buttress.tenancy.access import (
+    has_unrestricted_scope,
+    organizations_for,
+    sees_all_organizations,
+)
 
 if TYPE_CHECKING:
     from buttress.accounts.models import User
@@ -201,3 +205,13 @@ def get_inbound_mail_for(user: User, pk: int, *, write: bool = False) -> Inbound
     if write:
         require(user, DeskCapability.WORK)
     return found
+
+
+def may_change_priority_matrix(user: User) -> bool:
+    """The matrix is the installation's: admins limited to no organisation change it."""
+    return has_unrestricted_scope(user)
+
+
+def require_priority_admin(user: User) -> None:
+    if not may_change_priority_matrix(user):
+        raise PermissionDenied("Only admins limited to no organisation change the priority matrix.")

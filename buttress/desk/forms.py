@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from buttress.accounts.models import Role, Team, User
 from buttress.assets.models import Asset
-from buttress.desk.models import Activity, Level, Macro, Source, Status, TicketType
+from buttress.desk.models import Activity, Level, Macro, Priority, Source, Status, TicketType
 from buttress.tenancy.models import Contact, Organization
 from buttress.web.forms import (
     MAX_ID,
@@ -410,4 +410,27 @@ class MacroForm(Form):
             "assign_me": changes.get("assignee") == "me",
             "add_tags": ", ".join(changes.get("add_tags", [])),
             "is_active": macro.is_active,
+        }
+
+
+class PriorityMatrixForm(Form):
+    """The impact x urgency -> priority matrix: one choice per cell, named ``impact_urgency``."""
+
+    def __init__(self, *args: Any, matrix: dict[tuple[str, str], str], **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {f"{impact}_{urgency}": value for (impact, urgency), value in matrix.items()}
+        )
+        super().__init__(*args, **kwargs)
+        for impact, impact_label in Level.choices:
+            for urgency, urgency_label in Level.choices:
+                self.fields[f"{impact}_{urgency}"] = forms.ChoiceField(
+                    label=f"Impact {impact_label.lower()}, urgency {urgency_label.lower()}",
+                    choices=[(value, value) for value in Priority.values],
+                )
+
+    def matrix(self) -> dict[tuple[str, str], str]:
+        return {
+            (impact, urgency): self.cleaned_data[f"{impact}_{urgency}"]
+            for impact in Level.values
+            for urgency in Level.values
         }

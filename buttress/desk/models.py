@@ -146,6 +146,11 @@ class TicketQuerySet(OrgScopedQuerySet["Ticket"]):
     def open(self) -> TicketQuerySet:
         return self.exclude(status__in=DONE_STATUSES)
 
+    def tagged(self, tag: str) -> TicketQuerySet:
+        """Tickets carrying the whole tag ``tag`` (lower-case, as tags are stored)."""
+        # Tags are stored as a JSON list of lower-case words; the quotes make it a whole tag.
+        return self.filter(tags__icontains=f'"{tag}"')
+
 
 class Ticket(models.Model):
     number = models.PositiveBigIntegerField(unique=True)

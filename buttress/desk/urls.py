@@ -1,6 +1,6 @@
 from django.urls import path
 
-from buttress.desk.views import create, files, macros, mail, queue, survey, ticket
+from buttress.desk.views import create, files, macros, mail, priority, queue, survey, ticket
 
 app_name = "desk"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("macros/new/", macros.macro_create, name="macro_create"),
     path("macros/<int:macro_id>/edit/", macros.macro_edit, name="macro_edit"),
     path("macros/<int:macro_id>/delete/", macros.macro_delete, name="macro_delete"),
+    path("priority/", priority.priority_matrix, name="priority_matrix"),
     path("views/<int:view_id>/delete/", queue.view_delete, name="view_delete"),
     path("<int:pk>/", ticket.ticket_detail, name="detail"),
     path("<int:pk>/reply/", ticket.ticket_reply, name="reply"),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from buttress.accounts.models import Role
 from buttress.monitoring.models import Monitor, MonitorQuerySet
 from buttress.tenancy.access import (
     Capability,
@@ -69,4 +70,18 @@ def get_organization_for_monitors(
     organization = get_organization_for(user, pk, capability=Capability.VIEW_CMDB)
     if write:
         require_change(user)
+    return organization
+
+
+def can_set_policy(user: User) -> bool:
+    """The private-address policy decides what the provider's network may be probed for:
+    provider admins set it (for the organisations they see), customers never."""
+    return user.is_authenticated and user.is_active and user.role == Role.ADMIN
+
+
+def get_organization_for_policy(user: User, pk: int | str, *, write: bool = False) -> Organization:
+    """An organisation whose monitoring policy ``user`` may read (or, with ``write``, set)."""
+    organization = get_organization_for(user, pk, capability=Capability.VIEW_CMDB)
+    if write and not can_set_policy(user):
+        raise PermissionDenied("Only provider admins set an organisation's monitoring policy.")
     return organization

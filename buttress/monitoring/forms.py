@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 
 from buttress.assets.models import Asset
 from buttress.monitoring import services, specs
-from buttress.monitoring.models import Monitor, MonitorKind, ScheduleKind
+from buttress.monitoring.models import Monitor, MonitorKind, PrivateTargets, ScheduleKind
 from buttress.tenancy.forms import timezone_choices
 from buttress.web.forms import Form, add_service_errors, refuse_nul
 
@@ -327,3 +327,15 @@ class MonitorForm(Form):
         else:
             fields |= {"config": config, "interval": data["interval"]}
         return fields
+
+
+class MonitoringSettingsForm(Form):
+    """An organisation's monitoring policy."""
+
+    private_targets = forms.ChoiceField(
+        label="Private, loopback and link-local targets",
+        choices=PrivateTargets.choices,
+        widget=forms.RadioSelect,
+        help_text="Checks of such addresses are refused unless this allows them; the runners "
+        "follow a change within a lease cycle.",
+    )

@@ -1,8 +1,15 @@
 """Sharing monitors between runners through leases on the monitor rows.
 
-A runner holds a monitor while ``lease_owner`` names it and ``lease_expires_at`` is ahead;
-it renews its leases every quarter of the lease period. Each runner aims at its fair share
-(the checked monitors divided by the runners that beat within one lease period): it claims
+A runner holds a monitor while ``lease_owner`` names it and ``lease_expires_at`` is ahead.
+The lease period ``P`` (``MONITORING_RUNNER_LEASE``) is the promise: a runner that dies has its
+monitors taken over by the others within ``P``. So every ``P / 4`` (:func:`renew_every`) a
+runner beats and renews its leases for ``P / 2`` (:func:`hold_for`), and counts as alive while
+its beat is younger than ``P / 2``. A runner killed just after renewing leaves leases that end
+``P / 2`` later, when it also stops counting; the others claim them at their next cycle, at most
+``P / 4`` after that: ``3P / 4`` in the worst case, the last quarter left for slow cycles.
+A live runner may be late with one renewal (``P / 4``) before it loses anything.
+
+Each runner aims at its fair share (the checked monitors divided by the live runners): it claims
 free or expired monitors up to that share and releases what it holds beyond it, so a runner
 that starts takes work from the others and a runner that dies leaves its monitors to them
 as soon as its leases run out.
@@ -27,6 +34,17 @@ from buttress.monitoring.models import Monitor, MonitorKind, Runner
 SLACK_FRACTION = 0.05
 
 
+def renew_every(lease: timedelta) -> timedelta:
+    """How often a runner beats, renews its leases and claims: a quarter of the period."""
+    return lease / 4
+
+
+def hold_for(lease: timedelta) -> timedelta:
+    """How long a renewed lease (and a beat) lasts: half the period, so that death, expiry and
+    the next claim fit in one period (see the module's docstring)."""
+    return lease / 2
+
+
 @dataclass(frozen=True)
 class Cycle:
     """One lease cycle's outcome: what the runner holds now, with each row's ``updated_at``."""
@@ -49,7 +67,8 @@ def beat(
 
 
 def live_runners(*, at: datetime, lease: timedelta) -> int:
-    return Runner.objects.filter(seen_at__gte=at - lease).count()
+    # The same window as a lease: a runner stops counting when its leases end.
+    return Runner.objects.filter(seen_at__gte=at - hold_for(lease)).count()
 
 
 def fair_share(*, at: datetime, lease: timedelta) -> tuple[int, int]:
@@ -64,7 +83,8 @@ def _free(at: datetime) -> models.Q:
 
 
 def claim(owner: str, *, at: datetime, lease: timedelta, limit: int) -> list[int]:
-    """Lease up to ``limit`` free checked monitors to ``owner``; the keys claimed."""
+    """Lease up to ``limit`` free checked monitors to ``owner`` (for :func:`hold_for`); the keys
+    claimed."""
     if limit <= 0:
         return []
     connection = connections[Monitor.objects.db]
@@ -87,7 +107,7 @@ def claim(owner: str, *, at: datetime, lease: timedelta, limit: int) -> list[int
                     pk=pk, lease_owner=seen_owner, lease_expires_at__isnull=True
                 )
             )
-            if matched.update(lease_owner=owner, lease_expires_at=at + lease) == 1:
+            if matched.update(lease_owner=owner, lease_expires_at=at + hold_for(lease)) == 1:
                 claimed.append(pk)
     return claimed
 
@@ -117,7 +137,7 @@ def _claim_locked(owner: str, *, at: datetime, lease: timedelta, limit: int) -> 
             f"RETURNING {pk_column}"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [owner, at + lease, *params])
+            cursor.execute(sql, [owner, at + hold_for(lease), *params])
             return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -142,7 +162,7 @@ def cycle(
     """Beat, renew the leases still held, then move towards the fair share."""
     beat(owner, host=host, pid=pid, started_at=started_at, at=at, checks=checks)
     mine = Monitor.objects.checked().filter(lease_owner=owner)
-    mine.update(lease_expires_at=at + lease)
+    mine.update(lease_expires_at=at + hold_for(lease))
     # Leases of monitors paused since, or no longer checked, are dropped.
     Monitor.objects.filter(lease_owner=owner).filter(
         models.Q(is_paused=True) | models.Q(kind=MonitorKind.HEARTBEAT)

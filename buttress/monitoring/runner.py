@@ -5,8 +5,8 @@ time-out, and at most ``concurrency`` run at once, so a slow or hanging target c
 time-out and one slot, never another monitor's start. Each monitor is checked at a fixed
 phase of its interval (a hash of its id), so checks spread over the interval.
 
-The database is used from one thread beside the loop: every ``lease / 4`` seconds the runner
-renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
+The database is used from one thread beside the loop: every quarter of the lease period the
+runner renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
 it writes the results gathered meanwhile in one batch and the status changes they caused
 (:mod:`buttress.monitoring.checking`), and now and then it prunes old results.
 
@@ -420,7 +420,9 @@ class Runner:
         background = [
             asyncio.create_task(self.dispatch()),
             asyncio.create_task(
-                self._every(self.lease.total_seconds() / 4, self.lease_cycle, "lease cycle")
+                self._every(
+                    leases.renew_every(self.lease).total_seconds(), self.lease_cycle, "lease cycle"
+                )
             ),
             asyncio.create_task(self._every(self.flush_every, self.flush, "flush")),
             asyncio.create_task(self._every(REFERENCE_EVERY, self.check_reference, "reference")),

@@ -25,11 +25,13 @@ from buttress.audit import services as audit
 from buttress.lib.timeutil import now
 from buttress.monitoring.models import (
     Monitor,
+    MonitoringSettings,
     MonitorKind,
     MonitorStatus,
     Ping,
     PingKey,
     PingKind,
+    PrivateTargets,
     ScheduleKind,
     StateChange,
 )
@@ -412,6 +414,44 @@ def delete_monitor(monitor: Monitor, *, actor: User | None) -> None:
         object_id=pk,
     )
     monitor.delete()
+
+
+# --- the organisation's policy ---------------------------------------------------------------
+
+
+def private_targets_policy(organization: Organization) -> str:
+    """The organisation's private-address policy (the default when it has no settings)."""
+    found = (
+        MonitoringSettings.objects.filter(organization=organization)
+        .values_list("private_targets", flat=True)
+        .first()
+    )
+    return found or PrivateTargets.STAFF
+
+
+@transaction.atomic
+def set_private_targets(
+    organization: Organization, *, actor: User | None, policy: str
+) -> MonitoringSettings:
+    """Whether the organisation's checks may reach private addresses; the runners follow a
+    change within a lease cycle."""
+    if policy not in PrivateTargets.values:
+        raise ValidationError(
+            {"private_targets": f"Must be one of {', '.join(PrivateTargets.values)}."}
+        )
+    row, created = MonitoringSettings.objects.select_for_update().get_or_create(
+        organization=organization, defaults={"private_targets": policy}
+    )
+    before = audit.snapshot(row, ("private_targets",))
+    if created:
+        before = {"private_targets": PrivateTargets.STAFF.value}
+    row.private_targets = policy
+    row.full_clean()
+    row.save(update_fields=["private_targets"])
+    audit.record_update(
+        row, actor=actor, organization=organization, before=before, fields=("private_targets",)
+    )
+    return row
 
 
 # --- lateness --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from buttress.monitoring import pages, views
+from buttress.monitoring import pages, settings_pages, views
 
 app_name = "monitoring"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("monitors/<int:monitor_id>/edit/", pages.monitor_edit, name="edit"),
     path("monitors/<int:monitor_id>/delete/", pages.monitor_delete, name="delete"),
     path("monitors/<int:monitor_id>/pause/", pages.monitor_pause, name="pause"),
+    path(
+        "monitors/organizations/<int:org_id>/settings/",
+        settings_pages.organization_settings,
+        name="settings",
+    ),
 ]

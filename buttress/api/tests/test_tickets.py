@@ -125,9 +125,17 @@ def test_malformed_ticket_is_refused_with_422(as_agent, org, body):
 def test_list_filters_by_each_field(as_agent, agent, org, other_org):
     team = TeamFactory.create()
     mine = services.create_ticket(
-        org, actor=agent, subject="Disk full", team=team, assignee=agent, source="monitoring"
+        org,
+        actor=agent,
+        subject="Disk full",
+        team=team,
+        assignee=agent,
+        source="monitoring",
+        tags=["storage", "db"],
     )
-    printer = services.create_ticket(org, actor=agent, subject="Printer", type="service_request")
+    printer = services.create_ticket(
+        org, actor=agent, subject="Printer", type="service_request", tags=["storage-room"]
+    )
     elsewhere = services.create_ticket(other_org, actor=agent, subject="Elsewhere", impact="high")
     services.transition(mine, "in_progress", actor=agent)
     services.transition(printer, "waiting_on_customer", actor=agent)
@@ -147,6 +155,10 @@ def test_list_filters_by_each_field(as_agent, agent, org, other_org):
     assert ids(status="new") == [elsewhere.pk]
     assert ids(status="in_progress") == [mine.pk]
     assert ids(status="waiting_on_customer") == [printer.pk]
+    assert ids(tag="storage") == [mine.pk]
+    assert ids(tag=" DB ") == [mine.pk]
+    assert ids(tag="storage-room") == [printer.pk]
+    assert ids(tag="stor") == []
     assert ids(q="disk") == [mine.pk]
     assert ids(q=mine.reference) == [mine.pk]
     assert ids(q="T-²") == []

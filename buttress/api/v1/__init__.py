@@ -17,10 +17,12 @@ from buttress.api.v1 import (
     macros,
     mail,
     maintenance,
+    monitoring_settings,
     monitors,
     notify,
     oncall,
     organizations,
+    priority,
     sites,
     sla,
     tickets,
@@ -36,12 +38,15 @@ api.add_router("/", assets.router)
 api.add_router("/", asset_graph.router)
 api.add_router("/", audit.router)
 api.add_router("/", accounts.router)
+# Before the ticket router, so that /tickets/priority-matrix is not read as /tickets/{ticket_id}.
+api.add_router("/", priority.router)
 api.add_router("/", tickets.router)
 api.add_router("/", macros.router)
 api.add_router("/", mail.router)
 api.add_router("/", sla.router)
 api.add_router("/", integrations.router)
 api.add_router("/", monitors.router)
+api.add_router("/", monitoring_settings.router)
 api.add_router("/", maintenance.router)
 api.add_router("/", escalation.router)
 api.add_router("/", catalogue.router)

@@ -203,6 +203,7 @@ class TicketFilters(Schema):
     assignee: int | None = Field(None, description="A user id.")
     team: int | None = Field(None, description="A team id.")
     requester: int | None = Field(None, description="A contact id.")
+    tag: str | None = Field(None, max_length=64, description="Tickets carrying this tag.")
     q: str | None = Field(None, description="Subject contains, or a ticket number (T-10423).")
     sla: Literal["breached", "warning", "running", "paused", "met", "none"] | None = Field(
         None, description="The SLA state; none: tickets without clocks."
@@ -401,6 +402,8 @@ def list_tickets(
     for field in ("assignee", "team", "requester"):
         if (value := getattr(filters, field)) is not None:
             queryset = queryset.filter(**{f"{field}_id": value})
+    if filters.tag and (tag := filters.tag.strip().lower()):
+        queryset = queryset.tagged(tag)
     if filters.q:
         match = Q(subject__icontains=filters.q.strip())
         if (number := _number_in(filters.q)) is not None:

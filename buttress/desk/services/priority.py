@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -60,3 +61,33 @@ def set_priority_rule(*, actor: User | None, impact: str, urgency: str, priority
             organization=None,
             changes={"priority": [before, priority]},
         )
+
+
+def cell_name(impact: str, urgency: str) -> str:
+    """The name of one cell in forms and error messages: ``high_medium``."""
+    return f"{impact}_{urgency}"
+
+
+@transaction.atomic
+def set_priority_matrix(
+    *, actor: User | None, matrix: Mapping[tuple[str, str], str]
+) -> list[tuple[str, str]]:
+    """Set the cells of ``matrix`` (``(impact, urgency) -> priority``), all or nothing; cells not
+    named keep theirs. Answers the cells whose priority changed, each one audited."""
+    errors: dict[str, str] = {}
+    for (impact, urgency), priority in matrix.items():
+        if impact not in Level.values or urgency not in Level.values:
+            errors[cell_name(impact, urgency)] = (
+                f"Impact and urgency must each be one of {', '.join(Level.values)}."
+            )
+        elif priority not in Priority.values:
+            errors[cell_name(impact, urgency)] = f"Must be one of {', '.join(Priority.values)}."
+    if errors:
+        raise ValidationError(errors)
+    current = priority_matrix()
+    changed = []
+    for (impact, urgency), priority in matrix.items():
+        if current[(impact, urgency)] != priority:
+            set_priority_rule(actor=actor, impact=impact, urgency=urgency, priority=priority)
+            changed.append((impact, urgency))
+    return changed

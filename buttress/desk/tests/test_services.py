@@ -92,6 +92,25 @@ def test_unknown_priority_in_a_rule_is_refused(admin_user):
     assert not PriorityRule.objects.exists()
 
 
+def test_setting_the_matrix_is_all_or_nothing(admin_user):
+    matrix = {("high", "low"): "P2", ("low", "low"): "P9"}
+
+    with pytest.raises(ValidationError) as raised:
+        services.priority.set_priority_matrix(actor=admin_user, matrix=matrix)
+
+    assert list(raised.value.message_dict) == ["low_low"]
+    assert not PriorityRule.objects.exists()
+
+
+def test_setting_the_matrix_answers_and_audits_only_the_changed_cells(admin_user):
+    matrix = {("high", "high"): "P1", ("high", "low"): "P2"}
+
+    changed = services.priority.set_priority_matrix(actor=admin_user, matrix=matrix)
+
+    assert changed == [("high", "low")]
+    assert AuditEntry.objects.filter(object_type="desk.priorityrule").count() == 1
+
+
 def test_changing_impact_recomputes_priority_with_an_event(org, agent):
     ticket = _ticket(org, agent)
 

@@ -96,8 +96,7 @@ def _filters(
     elif assignee:
         tickets = tickets.filter(assignee_id=int(assignee))
     if tag := cleaned.get("tag"):
-        # Tags are stored as a JSON list of lower-case words; the quotes make it a whole tag.
-        tickets = tickets.filter(tags__icontains=f'"{tag}"')
+        tickets = tickets.tagged(tag)
     if sla := cleaned.get("sla"):
         tickets = tickets.filter(sla_state="" if sla == NO_SLA else sla)
     if cleaned.get("sort") == "sla":

@@ -82,3 +82,28 @@ def test_forget_releases_every_lease_and_the_beat(org):
     leases.forget("a")
     assert not Runner.objects.exists()
     assert set(Monitor.objects.values_list("lease_owner", flat=True)) == {""}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("phase", [0.0, 0.3, 0.6, 0.99])
+def test_a_dead_runners_monitors_are_claimed_within_one_lease_period(org, phase):
+    make(org, 6)
+    start = now()
+    step = leases.renew_every(LEASE)
+    cycle("a", start)
+    cycle("b", start)
+    cycle("a", start)
+    # b renews once more and dies at once: the latest its leases can end.
+    died = start + step * 0.5
+    cycle("b", died)
+    assert len(cycle("a", died).held) == 3
+
+    # a cycles every quarter period, at any phase relative to b's death.
+    at = died + step * phase
+    while len(cycle("a", at).held) < 6:
+        assert at - died <= LEASE, "not taken over within one lease period"
+        at += step
+
+    # Not before the leases ended: a runner that is one renewal late keeps its monitors.
+    assert at - died > step
+    assert at - died <= LEASE * 3 / 4

@@ -17,7 +17,8 @@ from buttress.monitoring.models import CheckResult, Monitor, Runner
 from buttress.testing.processes import database_url, wait_for
 
 logger = logging.getLogger(__name__)
-LEASE = 4
+# Seconds; long enough that the quarter period left as margin absorbs a loaded machine.
+LEASE = 6
 COUNT = 30
 
 
@@ -92,17 +93,22 @@ def test_two_runners_share_the_monitors_and_one_takes_over_a_killed_one(
         victim = Runner.objects.get(pid=second.pid)
         orphans = _owners()[victim.name]
 
+        survivor = Runner.objects.get(pid=first.pid).name
+        started = time.monotonic()
         second.send_signal(signal.SIGKILL)
         second.wait(timeout=30)
         killed_at = now()
-        started = time.monotonic()
-        survivor = Runner.objects.get(pid=first.pid).name
+        # Waited for well past the bound, so that a slow takeover fails on the figure below.
         wait_for(
             lambda: _owners() == {survivor: set(pks)},
             timeout=LEASE * 10,
             what="the survivor holding every monitor",
         )
         taken_over_after = time.monotonic() - started
+        logger.info("taken over %.1f s after the kill (lease %d s)", taken_over_after, LEASE)
+        # The design's promise (leases.py): within one lease period of the death, three
+        # quarters at worst plus a slow cycle; the previous leases ended up to 1.25 periods.
+        assert taken_over_after <= LEASE, f"taken over {taken_over_after:.1f} s after the kill"
         wait_for(
             lambda: all(
                 CheckResult.objects.filter(monitor_id=pk, at__gt=killed_at).exists()
@@ -111,9 +117,14 @@ def test_two_runners_share_the_monitors_and_one_takes_over_a_killed_one(
             timeout=60,
             what="the orphaned monitors checked again",
         )
-        logger.info("taken over %.1f s after the kill (lease %d s)", taken_over_after, LEASE)
         assert first.poll() is None
-        assert set(Monitor.objects.values_list("status", flat=True)) == {"up"}
+        # A monitor the killed runner had checked once (its unflushed results died with it)
+        # needs a second good check by the survivor to leave "unknown".
+        wait_for(
+            lambda: set(Monitor.objects.values_list("status", flat=True)) == {"up"},
+            timeout=30,
+            what="every monitor up",
+        )
     finally:
         codes = group.stop_all()
     # The survivor stopped cleanly on SIGTERM and gave its leases back.
