@@ -51,6 +51,18 @@ class PingKind(models.TextChoices):
 
 
 class MonitorQuerySet(OrgScopedQuerySet["Monitor"]):
+    def with_last_result(self) -> MonitorQuerySet:
+        """Each monitor's newest result as ``last_result_at``, ``last_result_status``,
+        ``last_latency_ms`` and ``last_message`` (None without one), along the (monitor,
+        time) index: one query for a whole page."""
+        newest = CheckResult.objects.filter(monitor=models.OuterRef("pk")).order_by("-at", "-id")
+        return self.annotate(
+            last_result_at=models.Subquery(newest.values("at")[:1]),
+            last_result_status=models.Subquery(newest.values("status")[:1]),
+            last_latency_ms=models.Subquery(newest.values("latency_ms")[:1]),
+            last_message=models.Subquery(newest.values("message")[:1]),
+        )
+
     def heartbeats(self) -> MonitorQuerySet:
         return self.filter(kind=MonitorKind.HEARTBEAT)
 
