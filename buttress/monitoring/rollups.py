@@ -256,7 +256,8 @@ class _Run:
 
 
 def ensure_upkeep() -> list[Upkeep]:
-    """The job rows, created due at once when missing (a database restored without them)."""
+    """The job rows, created due at once when missing; every runner calls this as it starts
+    (only runners write results)."""
     return [
         Upkeep.objects.get_or_create(name=name, defaults={"due_at": now()})[0]
         for name in (ROLLUP, PRUNE)

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
 from buttress.lib.timeutil import now
-from buttress.monitoring import checking, leases
+from buttress.monitoring import checking, leases, rollups
 from buttress.monitoring.models import PrivateTargets, allows_private
 from buttress.monitoring.probes import HttpSpec, ProbeResult, ProbeSpec, TcpSpec, run_probe
 from buttress.monitoring.probes.result import unknown
@@ -411,6 +411,8 @@ class Runner:
         logger.info("runner %s started (concurrency %d)", self.name, self.concurrency)
         await self.check_reference()
         await self._call(leases.forget_stale, at=now(), older_than=FORGET_RUNNERS_AFTER)
+        # The jobs that roll this runner's results up and prune them (due at once if new).
+        await self._call(rollups.ensure_upkeep)
         await self.lease_cycle()
         background = [
             asyncio.create_task(self.dispatch()),
