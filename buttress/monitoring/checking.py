@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +27,7 @@ from buttress.desk.models import DONE_STATUSES, Source, Status, Ticket, TicketTy
 from buttress.desk.services.tickets import allowed_transitions
 from buttress.escalation import services as escalation
 from buttress.maintenance.services import active_for_monitor
+from buttress.monitoring import rollups
 from buttress.monitoring.models import (
     CheckResult,
     Monitor,
@@ -41,8 +42,6 @@ from buttress.monitoring.states import State, Thresholds
 
 SYSTEM_ACTOR_LABEL = "monitoring"
 MESSAGE_LENGTH = 300
-PRUNE_CHUNK = 5000
-PRUNE_CHUNKS_PER_CALL = 20
 STATE_FIELDS = [
     "health",
     "consecutive_failures",
@@ -52,10 +51,6 @@ STATE_FIELDS = [
     "last_checked_at",
 ]
 DOWNISH = {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}
-
-
-def results_days() -> int:
-    return int(getattr(settings, "MONITORING_RESULTS_DAYS", 7))
 
 
 def resolve_incidents() -> bool:
@@ -195,23 +190,9 @@ def save_results(owner: str, results: Sequence[Result], progress: Sequence[Progr
         updates.append(monitor)
     # updated_at is left alone: it tells runners that the configuration changed.
     Monitor.objects.bulk_update(updates, STATE_FIELDS, batch_size=500)
+    # Last, so the share lock it takes is held only until the commit.
+    rollups.note_late(rows)
     return len(rows)
-
-
-def prune_results(*, at: datetime) -> int:
-    """Delete results older than ``MONITORING_RESULTS_DAYS``, a bounded amount per call."""
-    cutoff = at - timedelta(days=results_days())
-    deleted = 0
-    for _ in range(PRUNE_CHUNKS_PER_CALL):
-        ids = list(
-            CheckResult.objects.filter(at__lt=cutoff)
-            .order_by()
-            .values_list("pk", flat=True)[:PRUNE_CHUNK]
-        )
-        if not ids:
-            break
-        deleted += CheckResult.objects.filter(pk__in=ids).delete()[0]
-    return deleted
 
 
 # --- status changes and incidents ------------------------------------------------------------

@@ -51,6 +51,18 @@ class PingKind(models.TextChoices):
 
 
 class MonitorQuerySet(OrgScopedQuerySet["Monitor"]):
+    def with_last_result(self) -> MonitorQuerySet:
+        """Each monitor's newest result as ``last_result_at``, ``last_result_status``,
+        ``last_latency_ms`` and ``last_message`` (None without one), along the (monitor,
+        time) index: one query for a whole page."""
+        newest = CheckResult.objects.filter(monitor=models.OuterRef("pk")).order_by("-at", "-id")
+        return self.annotate(
+            last_result_at=models.Subquery(newest.values("at")[:1]),
+            last_result_status=models.Subquery(newest.values("status")[:1]),
+            last_latency_ms=models.Subquery(newest.values("latency_ms")[:1]),
+            last_message=models.Subquery(newest.values("message")[:1]),
+        )
+
     def heartbeats(self) -> MonitorQuerySet:
         return self.filter(kind=MonitorKind.HEARTBEAT)
 
@@ -147,6 +159,8 @@ class Monitor(models.Model):
         ordering = ["name", "id"]
         indexes = [
             models.Index(fields=["organization", "name", "id"], name="monitor_org_name_idx"),
+            # The list across organisations pages by (name, id): an index range, not a sort.
+            models.Index(fields=["name", "id"], name="monitor_name_idx"),
             models.Index(
                 fields=["organization", "slug"],
                 condition=~models.Q(slug=""),
@@ -408,3 +422,91 @@ class Runner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RollupLevel(models.TextChoices):
+    MINUTE = "minute", "Minute"
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class LatencyRollup(models.Model):
+    """A monitor's results over one minute, hour or day (UTC), summed up.
+
+    Written by :mod:`buttress.monitoring.rollups` from the raw results once the bucket is
+    over; the percentiles are those of the bucket's own results (nearest rank), never
+    estimated from finer buckets.
+    """
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # The bucket constraint's index starts with the monitor: no index of its own.
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="rollups", db_index=False
+    )
+    level = models.CharField(max_length=6, choices=RollupLevel.choices)
+    start = models.DateTimeField()
+    count = models.PositiveIntegerField(help_text="Results in the bucket.")
+    failures = models.PositiveIntegerField(help_text="Results that were down.")
+    unknowns = models.PositiveIntegerField(default=0, help_text="Results that judged nothing.")
+    p50_ms = models.FloatField(null=True, blank=True)
+    p95_ms = models.FloatField(null=True, blank=True)
+    max_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["monitor", "level", "start"]
+        indexes = [models.Index(fields=["level", "start"], name="latencyrollup_level_start_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor", "level", "start"], name="latencyrollup_bucket_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(level__in=RollupLevel.values), name="latencyrollup_level_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.level} {self.start:%Y-%m-%d %H:%M}"
+
+
+class Upkeep(models.Model):
+    """A background job of the monitoring data, driven by the scheduler (timer
+    ``monitoring.upkeep`` on ``due_at``): ``rollup`` sums results up, ``prune`` deletes what
+    is past its retention.
+
+    The rollup row also says how far each level is done: every result before ``minute_done``
+    is in the minute buckets (and so on). ``sealed_until`` is where the running job has
+    started reading; a result written later with an earlier time is late and is noted
+    (:class:`LateResult`) so its buckets are computed again.
+    """
+
+    name = models.CharField(max_length=20, unique=True)
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sealed_until = models.DateTimeField(null=True, blank=True)
+    minute_done = models.DateTimeField(null=True, blank=True)
+    hour_done = models.DateTimeField(null=True, blank=True)
+    day_done = models.DateTimeField(null=True, blank=True)
+    # The hour (day) bucket after the done mark is computed for the monitors up to this id: a
+    # big bucket is computed over several runs, each within its time budget.
+    hour_after = models.PositiveBigIntegerField(default=0)
+    day_after = models.PositiveBigIntegerField(default=0)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LateResult(models.Model):
+    """A result written after its minute was rolled up: its buckets are computed again."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,10 +1,11 @@
-"""The monitor pages: the list with status and daily uptime, each monitor with its uptime,
-pings and state changes, and the forms that add, change, pause and delete monitors.
+"""The monitor pages: the list with status, daily uptime and latency sparklines, each
+monitor with its uptime, latency chart, results, incidents, pings and state changes, and the
+forms that add, change, pause and delete monitors.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -16,7 +17,7 @@ from django.urls import reverse
 
 from buttress.lib.pagination import InvalidCursor, paginate
 from buttress.lib.timeutil import now
-from buttress.monitoring import history, services, uptime
+from buttress.monitoring import charts, history, latency, services, summary, uptime
 from buttress.monitoring.access import (
     can_change,
     get_monitor_for,
@@ -25,7 +26,7 @@ from buttress.monitoring.access import (
     require_change,
 )
 from buttress.monitoring.forms import MonitorForm, add_monitor_errors
-from buttress.monitoring.models import MonitorKind, MonitorStatus
+from buttress.monitoring.models import MonitorKind, MonitorStatus, RollupLevel
 from buttress.tenancy.access import organizations_for
 from buttress.tenancy.models import Organization
 from buttress.web.orgfilter import selected_organization
@@ -34,6 +35,14 @@ from buttress.web.users import current_user
 PAGE_SIZE = 50
 RECENT = 50
 BAR_DAYS = 30
+SPARK_HOURS = 24
+SPARK_WIDTH, SPARK_HEIGHT = 120, 24
+# The latency chart's periods: (label, span, rollup level).
+CHART_PERIODS: dict[str, tuple[str, timedelta, str]] = {
+    "24h": ("24 hours", timedelta(hours=24), RollupLevel.MINUTE),
+    "7d": ("7 days", timedelta(days=7), RollupLevel.HOUR),
+    "30d": ("30 days", timedelta(days=30), RollupLevel.HOUR),
+}
 DETAIL_PERIODS: tuple[tuple[str, timedelta], ...] = (
     ("24 hours", timedelta(hours=24)),
     ("7 days", timedelta(days=7)),
@@ -49,6 +58,27 @@ def _level(fraction: float | None) -> str:
     if fraction >= 0.99:
         return "minor"
     return "major"
+
+
+def _sparkline(
+    points: list[tuple[datetime, float | None]], start: datetime, end: datetime
+) -> dict[str, Any]:
+    """The median latency of each hour as a small line, and the newest figure."""
+    values = [v for _at, v in points if v is not None]
+    top = charts.nice_top(values)
+    return {
+        "path": charts.path(
+            points,
+            start=start,
+            end=end,
+            top=top,
+            width=SPARK_WIDTH,
+            height=SPARK_HEIGHT,
+            max_gap=timedelta(hours=1),
+        ),
+        "latest": values[-1] if values else None,
+        "top": top,
+    }
 
 
 def _bars(days: list[uptime.Uptime]) -> dict[str, Any]:
@@ -94,11 +124,27 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("cursor", None)
     # Today's bar ends now; one query for the page's statuses, one for their changes.
-    days = uptime.days(now(), BAR_DAYS)
-    bars = history.uptime_by_period([m.pk for m in page.items], days)
+    at = now()
+    days = uptime.days(at, BAR_DAYS)
+    ids = [m.pk for m in page.items]
+    bars = history.uptime_by_period(ids, days)
+    # One query for the page's hourly medians (the current hour is not rolled up yet).
+    spark_end = summary.floor("hour", at)
+    spark_start = spark_end - timedelta(hours=SPARK_HOURS)
+    sparks = latency.sparklines(ids, level=RollupLevel.HOUR, since=spark_start, until=spark_end)
     context: dict[str, Any] = {
         "page": page,
-        "rows": [(monitor, _bars(bars.get(monitor.pk, []))) for monitor in page.items],
+        "rows": [
+            (
+                monitor,
+                _bars(bars.get(monitor.pk, [])),
+                _sparkline(sparks.get(monitor.pk, []), spark_start, spark_end),
+            )
+            for monitor in page.items
+        ],
+        "spark_hours": SPARK_HOURS,
+        "spark_width": SPARK_WIDTH,
+        "spark_height": SPARK_HEIGHT,
         "bar_days": BAR_DAYS,
         "can_change": can_change(user),
         "query": query,
@@ -131,8 +177,35 @@ def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
             (label, history.uptime(monitor, start=at - span, end=at))
             for label, span in DETAIL_PERIODS
         ]
+    chosen = request.GET.get("latency", "24h")
+    if chosen not in CHART_PERIODS:
+        chosen = "24h"
+    label, span, level = CHART_PERIODS[chosen]
+    until = summary.floor("minute", at)
+    rollups = latency.series(monitor, level=level, since=until - span, until=until)
+    latency_chart = charts.chart(
+        {
+            "p50": [(r.start, r.p50_ms) for r in rollups],
+            "p95": [(r.start, r.p95_ms) for r in rollups],
+            "max": [(r.start, r.max_ms) for r in rollups],
+        },
+        start=until - span,
+        end=until,
+        step=summary.LEVELS[level],
+    )
     context = {
         "monitor": monitor,
+        "chart": latency_chart,
+        "chart_label": label,
+        "chart_choice": chosen,
+        "chart_periods": [(key, value[0]) for key, value in CHART_PERIODS.items()],
+        "chart_level": level,
+        "chart_checks": sum(r.count for r in rollups),
+        "chart_failures": sum(r.failures for r in rollups),
+        "results": list(monitor.results.order_by("-at", "-id")[:RECENT]),
+        "incidents": list(
+            monitor.incidents.select_related("ticket").order_by("-opened_at", "-id")[:RECENT]
+        ),
         "uptimes": figures,
         "exclude_maintenance": exclude,
         "ping_url": services.ping_url(monitor) if monitor.is_heartbeat else "",

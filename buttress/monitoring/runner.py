@@ -8,7 +8,8 @@ phase of its interval (a hash of its id), so checks spread over the interval.
 The database is used from one thread beside the loop: every quarter of the lease period the
 runner renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
 it writes the results gathered meanwhile in one batch and the status changes they caused
-(:mod:`buttress.monitoring.checking`), and now and then it prunes old results.
+(:mod:`buttress.monitoring.checking`). Rolling results up and pruning them is the scheduler's
+(:mod:`buttress.monitoring.rollups`), so no runner's writes wait behind it.
 
 If ``MONITORING_REFERENCE_TARGET`` is set, the runner checks it too; while it fails, the
 runner's own network is in doubt and failed checks are recorded as ``unknown``.
@@ -35,7 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
 from buttress.lib.timeutil import now
-from buttress.monitoring import checking, leases
+from buttress.monitoring import checking, leases, rollups
 from buttress.monitoring.models import PrivateTargets, allows_private
 from buttress.monitoring.probes import HttpSpec, ProbeResult, ProbeSpec, TcpSpec, run_probe
 from buttress.monitoring.probes.result import unknown
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RECHECK_DELAY = 1.0
-PRUNE_EVERY = 300.0
 REFERENCE_EVERY = 15.0
 REFERENCE_TIMEOUT = 5.0
 STOP_GRACE = 10.0
@@ -399,11 +399,6 @@ class Runner:
             except TimeoutError:
                 pass
 
-    async def _prune(self) -> None:
-        deleted = await self._call(checking.prune_results, at=now())
-        if deleted:
-            logger.info("runner %s pruned %d old results", self.name, deleted)
-
     async def main(self, *, until: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         self._stopping = until or asyncio.Event()
@@ -416,6 +411,8 @@ class Runner:
         logger.info("runner %s started (concurrency %d)", self.name, self.concurrency)
         await self.check_reference()
         await self._call(leases.forget_stale, at=now(), older_than=FORGET_RUNNERS_AFTER)
+        # The jobs that roll this runner's results up and prune them (due at once if new).
+        await self._call(rollups.ensure_upkeep)
         await self.lease_cycle()
         background = [
             asyncio.create_task(self.dispatch()),
@@ -426,7 +423,6 @@ class Runner:
             ),
             asyncio.create_task(self._every(self.flush_every, self.flush, "flush")),
             asyncio.create_task(self._every(REFERENCE_EVERY, self.check_reference, "reference")),
-            asyncio.create_task(self._every(PRUNE_EVERY, self._prune, "pruning")),
         ]
         await self._stopping.wait()
         if self._running:

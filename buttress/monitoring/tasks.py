@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.tasks import task
 
 from buttress.lib.timeutil import now
-from buttress.monitoring import services
+from buttress.monitoring import rollups, services
 from buttress.monitoring.models import Monitor
 from buttress.scheduler.claims import holding
 
@@ -16,3 +18,9 @@ def check_heartbeat(monitor_id: int, claim: str) -> bool:
             return False
         services.evaluate(monitor, at=now())
         return True
+
+
+@task()
+def run_upkeep(upkeep_id: int, claim: str) -> str:
+    """Roll results up or prune them (the row names which); "stale" for a stale delivery."""
+    return rollups.run(upkeep_id, claim=datetime.fromisoformat(claim), at=now())

@@ -1,4 +1,5 @@
-"""/api/v1/monitors: create, read, change, pause and delete monitors; pings and state changes."""
+"""/api/v1/monitors: create, read, change, pause and delete monitors; pings, state changes,
+results, latency and incidents."""
 
 from urllib.parse import urlencode
 
@@ -8,8 +9,14 @@ from django.test import Client
 from buttress.api.tests.conftest import api_as
 from buttress.audit.models import AuditEntry
 from buttress.monitoring import services
-from buttress.monitoring.models import Monitor, StateChange
-from buttress.testing.factories import AssetFactory
+from buttress.monitoring.models import (
+    CheckResult,
+    LatencyRollup,
+    Monitor,
+    MonitorIncident,
+    StateChange,
+)
+from buttress.testing.factories import AssetFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -364,3 +371,151 @@ def test_who_set_up_a_monitor_is_kept_for_the_private_address_policy(as_agent, a
 
     assert Monitor.objects.get(pk=by_staff["id"]).configured_by_staff
     assert not Monitor.objects.get(pk=by_customer["id"]).configured_by_staff
+
+
+# --- results, latency, incidents -------------------------------------------------------------
+
+
+def _check(org, name: str = "site") -> Monitor:
+    return services.create_monitor(org, actor=None, name=name, kind="http", config=HTTP)
+
+
+def _result(monitor: Monitor, at: str, status: str, latency: float | None, message: str):
+    return CheckResult.objects.create(
+        organization=monitor.organization,
+        monitor=monitor,
+        at=at,
+        status=status,
+        latency_ms=latency,
+        message=message,
+    )
+
+
+def test_results_are_listed_newest_first_and_paginated(as_agent, org):
+    monitor = _check(org)
+    _result(monitor, "2026-03-01T10:00:00Z", "up", 12.5, "HTTP 200")
+    _result(monitor, "2026-03-01T10:01:00Z", "down", None, "connection refused")
+    _result(monitor, "2026-03-01T10:02:00Z", "up", 14.0, "HTTP 200")
+
+    first = as_agent.get(f"/monitors/{monitor.pk}/results?limit=2").json()
+    second = as_agent.get(
+        f"/monitors/{monitor.pk}/results?limit=2&cursor={first['next_cursor']}"
+    ).json()
+
+    items = first["items"] + second["items"]
+    assert [(r["status"], r["latency_ms"], r["message"]) for r in items] == [
+        ("up", 14.0, "HTTP 200"),
+        ("down", None, "connection refused"),
+        ("up", 12.5, "HTTP 200"),
+    ]
+    assert second["next_cursor"] is None
+
+
+def test_the_monitor_shows_its_last_result_in_the_list_and_alone(as_agent, org):
+    checked, never = _check(org, "a checked"), _check(org, "b never checked")
+    _result(checked, "2026-03-01T10:00:00Z", "up", 12.5, "HTTP 200")
+    _result(checked, "2026-03-01T10:01:00Z", "down", 812.0, "HTTP 503")
+
+    listed = {m["name"]: m for m in as_agent.get("/monitors").json()["items"]}
+    alone = as_agent.get(f"/monitors/{checked.pk}").json()
+
+    expected = {
+        "at": "2026-03-01T10:01:00Z",
+        "status": "down",
+        "latency_ms": 812.0,
+        "message": "HTTP 503",
+    }
+    assert listed["a checked"]["last_result"] == expected
+    assert alone["last_result"] == expected
+    assert listed["b never checked"]["last_result"] is None
+    assert as_agent.get(f"/monitors/{never.pk}").json()["last_result"] is None
+
+
+def test_latency_is_the_rollup_series_at_the_chosen_resolution(as_agent, org):
+    monitor = _check(org)
+    for hour, p50 in ((9, 10.0), (10, 20.0), (11, 30.0)):
+        LatencyRollup.objects.create(
+            organization=org,
+            monitor=monitor,
+            level="hour",
+            start=f"2026-03-01T{hour:02}:00:00Z",
+            count=360,
+            failures=1,
+            unknowns=0,
+            p50_ms=p50,
+            p95_ms=p50 * 3,
+            max_ms=p50 * 9,
+        )
+    LatencyRollup.objects.create(
+        organization=org,
+        monitor=monitor,
+        level="minute",
+        start="2026-03-01T10:00:00Z",
+        count=6,
+        failures=0,
+    )
+    query = urlencode(
+        {"resolution": "hour", "since": "2026-03-01T10:00:00Z", "until": "2026-03-01T12:00:00Z"}
+    )
+
+    data = as_agent.get(f"/monitors/{monitor.pk}/latency?{query}").json()
+
+    assert data["resolution"] == "hour"
+    assert [(p["start"], p["p50_ms"], p["p95_ms"], p["max_ms"]) for p in data["points"]] == [
+        ("2026-03-01T10:00:00Z", 20.0, 60.0, 180.0),
+        ("2026-03-01T11:00:00Z", 30.0, 90.0, 270.0),
+    ]
+    assert data["points"][0]["count"] == 360
+    assert data["points"][0]["failures"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        ({"resolution": "week"}, 422, None),
+        ({"since": "2026-03-01T10:00:00Z", "until": "2026-03-01T09:00:00Z"}, 400, "until"),
+        ({"since": "2026-03-01T10:00:00", "until": "2026-03-01T12:00:00Z"}, 400, "since"),
+        ({"resolution": "minute", "since": "2025-01-01T00:00:00Z"}, 400, "since"),
+    ],
+)
+def test_latency_refuses_a_bad_query_naming_the_field(as_agent, org, query, status, field):
+    monitor = _check(org)
+
+    response = as_agent.get(f"/monitors/{monitor.pk}/latency?{urlencode(query)}")
+
+    assert response.status_code == status
+    if field is not None:
+        assert field in response.json()["detail"]
+
+
+def test_incidents_list_the_tickets_the_monitor_opened(as_agent, org):
+    monitor = _check(org)
+    old = TicketFactory.create(organization=org, subject="Monitor site is down")
+    new = TicketFactory.create(organization=org, subject="Monitor site is down again")
+    MonitorIncident.objects.create(
+        organization=org,
+        monitor=monitor,
+        ticket=old,
+        opened_at="2026-03-01T10:00:00Z",
+        recovered_at="2026-03-01T10:30:00Z",
+    )
+    MonitorIncident.objects.create(
+        organization=org, monitor=monitor, ticket=new, opened_at="2026-03-02T10:00:00Z"
+    )
+
+    items = as_agent.get(f"/monitors/{monitor.pk}/incidents").json()["items"]
+
+    assert [(i["ticket"], i["number"], i["subject"]) for i in items] == [
+        (new.pk, new.number, "Monitor site is down again"),
+        (old.pk, old.number, "Monitor site is down"),
+    ]
+    assert items[0]["recovered_at"] is None
+    assert items[1]["recovered_at"] == "2026-03-01T10:30:00Z"
+    assert items[0]["ticket_status"] == new.status
+
+
+def test_another_organisations_results_latency_and_incidents_are_not_found(as_org_admin, other_org):
+    theirs = _check(other_org)
+
+    for path in ("results", "latency", "incidents"):
+        assert as_org_admin.get(f"/monitors/{theirs.pk}/{path}").status_code == 404

@@ -21,23 +21,34 @@ from buttress.api.v1.base import (
     responses,
 )
 from buttress.assets.models import Asset
-from buttress.monitoring import history, services
+from buttress.lib.timeutil import now
+from buttress.monitoring import history, latency, services
 from buttress.monitoring.access import (
     get_monitor_for,
     get_organization_for_monitors,
     monitors_for,
 )
 from buttress.monitoring.models import (
+    CheckResult,
     Monitor,
+    MonitorIncident,
     MonitorKind,
     MonitorStatus,
     Ping,
+    RollupLevel,
     ScheduleKind,
     StateChange,
 )
 from buttress.tenancy.models import Organization
 
 router = Router(tags=["monitors"])
+
+
+class LastResultOut(Schema):
+    at: datetime
+    status: str = Field(description="up, down or unknown.")
+    latency_ms: float | None
+    message: str
 
 
 class MonitorOut(Schema):
@@ -69,8 +80,34 @@ class MonitorOut(Schema):
         validation_alias="depends_on_asset_id", description="The parent asset, if any."
     )
     last_checked_at: datetime | None = Field(description="Checks: the newest result's time.")
+    last_result: LastResultOut | None = Field(
+        description="Checks: the newest result kept, with its latency and message."
+    )
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_last_result(obj: Monitor) -> dict[str, Any] | None:
+        if "last_result_at" in obj.__dict__:
+            # Annotated for the whole page by MonitorQuerySet.with_last_result.
+            at = obj.__dict__["last_result_at"]
+            if at is None:
+                return None
+            return {
+                "at": at,
+                "status": obj.__dict__["last_result_status"],
+                "latency_ms": obj.__dict__["last_latency_ms"],
+                "message": obj.__dict__["last_message"],
+            }
+        newest = obj.results.order_by("-at", "-id").first()
+        if newest is None:
+            return None
+        return {
+            "at": newest.at,
+            "status": newest.status,
+            "latency_ms": newest.latency_ms,
+            "message": newest.message,
+        }
 
     @staticmethod
     def resolve_interval(obj: Monitor) -> int | None:
@@ -205,6 +242,52 @@ class UptimeOut(Schema):
     )
 
 
+class CheckResultOut(Schema):
+    id: int
+    at: datetime = Field(description="When the check started.")
+    status: str = Field(description="up, down or unknown.")
+    latency_ms: float | None = Field(description="Null when the check never reached the target.")
+    message: str
+
+
+class LatencyParams(Schema):
+    resolution: RollupLevel = Field(RollupLevel.HOUR, description="minute, hour or day.")
+    since: datetime | None = Field(
+        None, description="Buckets starting at or after this; default: 24 h, 30 d or 365 d ago."
+    )
+    until: datetime | None = Field(None, description="Buckets starting before this; default now.")
+
+
+class LatencyPointOut(Schema):
+    start: datetime = Field(description="The bucket's start (UTC).")
+    count: int = Field(description="Results in the bucket.")
+    failures: int = Field(description="Down results.")
+    unknowns: int = Field(description="Results that judged nothing.")
+    p50_ms: float | None = Field(description="Median latency (nearest rank).")
+    p95_ms: float | None = Field(description="95th percentile latency (nearest rank).")
+    max_ms: float | None
+
+
+class LatencyOut(Schema):
+    monitor: int
+    resolution: str
+    since: datetime
+    until: datetime
+    points: list[LatencyPointOut] = Field(
+        description="Oldest first; a bucket without results has no point."
+    )
+
+
+class IncidentOut(Schema):
+    id: int
+    ticket: int = Field(validation_alias="ticket_id")
+    number: int = Field(validation_alias="ticket.number", description="The ticket's number.")
+    subject: str = Field(validation_alias="ticket.subject")
+    ticket_status: str = Field(validation_alias="ticket.status")
+    opened_at: datetime
+    recovered_at: datetime | None = Field(description="When the monitor was up again.")
+
+
 class PingKeyOut(Schema):
     organization: int
     ping_key: str = Field(description="Shown only now: only its hash is stored.")
@@ -255,7 +338,7 @@ def list_monitors(
         queryset = queryset.filter(asset_id=filters.asset)
     if filters.q:
         queryset = queryset.filter(name__icontains=filters.q)
-    return paginated(queryset, page)
+    return paginated(queryset.with_last_result(), page)
 
 
 @router.post("/monitors", response=responses(MonitorOut, 201))
@@ -355,6 +438,40 @@ def list_state_changes(
 ) -> dict[str, Any]:
     monitor = get_monitor_for(current_user(request), monitor_id)
     return paginated(StateChange.objects.filter(monitor=monitor), page, order=("-at", "-id"))
+
+
+@router.get("/monitors/{monitor_id}/results", response=responses(CursorPage[CheckResultOut]))
+def list_results(request: HttpRequest, monitor_id: int, page: Query[PageParams]) -> dict[str, Any]:
+    """The monitor's raw check results kept (BUTTRESS_RESULTS_DAYS), newest first."""
+    monitor = get_monitor_for(current_user(request), monitor_id)
+    return paginated(CheckResult.objects.filter(monitor=monitor), page, order=("-at", "-id"))
+
+
+@router.get("/monitors/{monitor_id}/latency", response=responses(LatencyOut))
+def get_latency(
+    request: HttpRequest, monitor_id: int, params: Query[LatencyParams]
+) -> dict[str, Any]:
+    """The monitor's rollups at one resolution: count, failures and latency percentiles."""
+    monitor = get_monitor_for(current_user(request), monitor_id)
+    level = RollupLevel(params.resolution).value
+    since, until = latency.period(level, since=params.since, until=params.until, at=now())
+    return {
+        "monitor": monitor.pk,
+        "resolution": level,
+        "since": since,
+        "until": until,
+        "points": latency.series(monitor, level=level, since=since, until=until),
+    }
+
+
+@router.get("/monitors/{monitor_id}/incidents", response=responses(CursorPage[IncidentOut]))
+def list_incidents(
+    request: HttpRequest, monitor_id: int, page: Query[PageParams]
+) -> dict[str, Any]:
+    """The incident tickets the monitor opened, newest first."""
+    monitor = get_monitor_for(current_user(request), monitor_id)
+    incidents = MonitorIncident.objects.filter(monitor=monitor).select_related("ticket")
+    return paginated(incidents, page, order=("-opened_at", "-id"))
 
 
 @router.get("/monitors/{monitor_id}/uptime", response=responses(UptimeOut))

@@ -105,19 +105,6 @@ def test_results_of_monitors_no_longer_held_are_dropped(org):
     assert Monitor.objects.get(pk=theirs.pk).recent_results == ""
 
 
-def test_pruning_keeps_the_configured_window(org, settings):
-    settings.MONITORING_RESULTS_DAYS = 2
-    monitor = held_monitor(org)
-    at = now()
-    for age in (0, 1, 3, 10):
-        CheckResult.objects.create(
-            organization=org, monitor=monitor, at=at - timedelta(days=age), status="up"
-        )
-
-    assert checking.prune_results(at=at) == 2
-    assert CheckResult.objects.count() == 2
-
-
 def test_phases_spread_monitors_over_the_interval():
     phases = [checking.phase(pk, 60) for pk in range(1, 1001)]
 
