@@ -74,9 +74,13 @@ FORGET_RUNNERS_AFTER = timedelta(days=1)
 LAGS_KEPT = 100_000
 # A probe is cancelled this long after its own time-out should have ended it.
 SAFETY_MARGIN = 5.0
-# The event loop is watched every LOOP_TICK seconds; running STALL seconds late is a stall.
+# The event loop is watched every LOOP_TICK seconds; running STALL seconds late is a stall,
+# BUSY seconds late holds back the start of due checks. At most START_BATCH checks start
+# between two turns of the loop.
 LOOP_TICK = 0.1
 STALL = 1.0
+BUSY = 0.25
+START_BATCH = 200
 STALL_WARN_EVERY = 60.0
 # Sizing the check slots when the concurrency is not set: never fewer than this, 10 % more
 # than the worst case needs, and file descriptors kept for everything else the process opens.
@@ -233,6 +237,7 @@ class Runner:
         self._slots = Slots(self.concurrency)
         # The loop time of the last stall of the event loop, and of the last warning about one.
         self._stalled_at = -math.inf
+        self._late = 0.0  # how late the loop's last tick came
         self._warned_at = -math.inf
         self._files = 0
 
@@ -365,12 +370,19 @@ class Runner:
     # --- checks ------------------------------------------------------------------------------
 
     async def dispatch(self) -> None:
+        """Start the checks that are due, at most START_BATCH between two turns of the loop,
+        and none while the loop runs BUSY late: a runner short of CPU lets its checks start
+        late (the start lag shows it) rather than pile up thousands at once, which would make
+        every check slower still and run their time-outs out."""
         assert self._stopping is not None
         assert self._wake is not None
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             current = loop.time()
+            started = 0
             while self._heap and self._heap[0][0] <= current:
+                if started >= START_BATCH or self._late >= BUSY:
+                    break
                 due, pk, generation = heapq.heappop(self._heap)
                 held = self.held.get(pk)
                 if held is None or held.generation != generation or held.running:
@@ -379,7 +391,11 @@ class Runner:
                 task = asyncio.create_task(self._check(held, generation, due))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
+                started += 1
             self._wake.clear()
+            if self._late >= BUSY and self._heap and self._heap[0][0] <= current:
+                await asyncio.sleep(LOOP_TICK)  # held back until the loop catches up
+                continue
             delay = self._heap[0][0] - loop.time() if self._heap else 1.0
             if delay > 0:
                 try:
@@ -525,7 +541,7 @@ class Runner:
             before = loop.time()
             await asyncio.sleep(LOOP_TICK)
             current = loop.time()
-            late = current - before - LOOP_TICK
+            late = self._late = current - before - LOOP_TICK
             if late < STALL:
                 continue
             self._stalled_at = current

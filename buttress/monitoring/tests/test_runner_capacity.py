@@ -2,6 +2,7 @@
 short-lived name cache, and the benchmark's count of every due slot."""
 
 import asyncio
+import heapq
 import math
 import time
 from datetime import UTC, datetime
@@ -151,6 +152,28 @@ def test_a_check_failing_while_the_runner_stalled_is_unknown_not_down(settings):
         ("down", "connection refused"),
     ]
     assert held.state.failures == 1  # the unknown result counted for nothing
+
+
+def test_due_checks_wait_while_the_event_loop_runs_late(settings):
+    runner = Runner()
+    held = _held(3, timeout=5.0, interval=10)
+    held.spec, held.problem = None, "no spec: judged at once, without a network"
+    runner.held = {3: held}
+
+    async def scenario() -> tuple[int, int]:
+        runner._stopping, runner._wake = asyncio.Event(), asyncio.Event()
+        runner._late = 5.0
+        heapq.heappush(runner._heap, (asyncio.get_running_loop().time() - 1, 3, 0))
+        dispatcher = asyncio.create_task(runner.dispatch())
+        await asyncio.sleep(0.3)
+        while_late = runner.stats.checks
+        runner._late = 0.0
+        await asyncio.sleep(0.3)
+        runner._stopping.set()
+        await dispatcher
+        return while_late, runner.stats.checks
+
+    assert asyncio.run(scenario()) == (0, 1)
 
 
 def test_the_runner_notices_its_event_loop_stalling(settings):
