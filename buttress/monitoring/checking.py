@@ -161,9 +161,9 @@ def save_results(owner: str, results: Sequence[Result], progress: Sequence[Progr
     results were written.
 
     A runner writes about one result per monitor per interval (10,000 monitors at 10 s: a
-    thousand a second), so both writes are plain multi-row statements: building a model
-    instance per row and Django's ``bulk_update`` (a CASE per column per row) cost the runner
-    more CPU than the checks themselves.
+    thousand a second), so both writes are plain multi-row statements: a model instance per
+    row and Django's ``bulk_update`` (a CASE per column per row) were a large share of the
+    runner's CPU in its profile.
     """
     ids = {r.monitor_id for r in results} | {p.monitor_id for p in progress}
     held = set(Monitor.objects.filter(pk__in=ids, lease_owner=owner).values_list("pk", flat=True))
