@@ -5,8 +5,10 @@ side: an HTTP server, a TCP listener and an HTTPS server with a self-signed cert
 check opens a new connection (as a monitoring check does), and every answer must be a success.
 
 * **buttress**: one process runs the probe engine (``buttress.monitoring.probes.run_probe``)
-  in an asyncio loop, ``--concurrency`` checks in flight; its CPU seconds are the process's own
-  (``getrusage``) over the measured checks, the loop that schedules them included.
+  in an asyncio loop, ``--concurrency`` checks in flight, HTTP checks on one shared session
+  as in the runner (each on a new connection with a full TLS handshake); its CPU seconds are
+  the process's own (``getrusage``) over the measured checks, the loop that schedules them
+  included.
 * **blackbox_exporter**: the exporter (``prometheus-blackbox-exporter``, a Go binary) is
   driven by a small asyncio client that sends ``GET /probe?module=...&target=...`` over
   ``--concurrency`` keep-alive connections, as Prometheus scrapes it. Its CPU seconds are the
@@ -146,19 +148,21 @@ def _make_certificate(directory: Path) -> tuple[str, str]:
 async def _run_ours(
     kind: str, config: dict[str, Any], checks: int, concurrency: int
 ) -> dict[str, Any]:
-    from buttress.monitoring.probes import run_probe
+    from buttress.monitoring.probes import HttpClient, run_probe
     from buttress.monitoring.specs import build_spec
 
     probe_kind = "http" if kind == "https" else kind
     spec = build_spec(probe_kind, config, allow_private=True)
     remaining = checks
     failures: list[str] = []
+    # As in the runner: one session for every HTTP check, each check on a new connection.
+    client = HttpClient()
 
     async def worker() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            result = await run_probe(spec)
+            result = await run_probe(spec, http=client)
             if result.status != "up":
                 failures.append(result.message)
 
@@ -172,6 +176,7 @@ async def _run_ours(
     await round_of(min(checks, 200))  # warm-up: imports, TLS contexts, caches
     failures.clear()
     cpu, wall = await round_of(checks)
+    await client.close()
     return {
         "checks": checks,
         "failures": len(failures),

@@ -197,8 +197,9 @@ def smtpd(bind: tuple[str, int]) -> None:
 @cli.command()
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 10_000),
-    help="Checks at once (default MONITORING_RUNNER_CONCURRENCY).",
+    type=click.IntRange(1, 1_000_000),
+    help="Checks at once (default MONITORING_RUNNER_CONCURRENCY; unset or 0: sized to the "
+    "monitors held and their time-outs).",
 )
 @click.option(
     "--lease",

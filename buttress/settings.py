@@ -278,11 +278,14 @@ NOTIFY_LINK_VALID_HOURS = int(env("BUTTRESS_NOTIFY_LINK_VALID_HOURS", "72"))
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))
 MONITORING_PINGS_KEPT = int(env("BUTTRESS_PINGS_KEPT", "100"))
-# The runner (`buttress runner`): checks at once, seconds a lease on a monitor lasts (a dead
-# runner's monitors move to the others within it), seconds between result batches, an optional
-# reference target (URL or HOST:PORT) whose failure makes failed checks unknown, days raw
-# results are kept, and whether recovery resolves the monitor's incident ticket.
-MONITORING_RUNNER_CONCURRENCY = int(env("BUTTRESS_RUNNER_CONCURRENCY", "500"))
+# The runner (`buttress runner`): checks at once (0: sized to the monitors held, enough for
+# every target to hang to its time-out at once), seconds a resolved name is reused (0: never),
+# seconds a lease on a monitor lasts (a dead runner's monitors move to the others within it),
+# seconds between result batches, an optional reference target (URL or HOST:PORT) whose failure
+# makes failed checks unknown, days raw results are kept, and whether recovery resolves the
+# monitor's incident ticket.
+MONITORING_RUNNER_CONCURRENCY = int(env("BUTTRESS_RUNNER_CONCURRENCY", "0"))
+MONITORING_RUNNER_DNS_TTL = float(env("BUTTRESS_RUNNER_DNS_TTL", "5"))
 MONITORING_RUNNER_LEASE = float(env("BUTTRESS_RUNNER_LEASE", "30"))
 MONITORING_RUNNER_FLUSH = float(env("BUTTRESS_RUNNER_FLUSH", "1.0"))
 MONITORING_REFERENCE_TARGET = env("BUTTRESS_REFERENCE_TARGET")

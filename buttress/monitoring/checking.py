@@ -14,12 +14,13 @@ unreachable monitors open nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from buttress.accounts.models import Role, User
 from buttress.desk import services as desk
@@ -42,14 +43,6 @@ from buttress.monitoring.states import State, Thresholds
 
 SYSTEM_ACTOR_LABEL = "monitoring"
 MESSAGE_LENGTH = 300
-STATE_FIELDS = [
-    "health",
-    "consecutive_failures",
-    "consecutive_successes",
-    "recent_results",
-    "check_due_at",
-    "last_checked_at",
-]
 DOWNISH = {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}
 
 
@@ -160,39 +153,88 @@ class Progress:
 def save_results(owner: str, results: Sequence[Result], progress: Sequence[Progress]) -> int:
     """Write a batch of results and the counters they moved; only for monitors ``owner``
     still holds (a result of a monitor taken over meanwhile is dropped). Returns how many
-    results were written."""
+    results were written.
+
+    A runner writes about one result per monitor per interval (10,000 monitors at 10 s: a
+    thousand a second), so both writes are plain multi-row statements: a model instance per
+    row and Django's ``bulk_update`` (a CASE per column per row) were a large share of the
+    runner's CPU in its profile.
+    """
     ids = {r.monitor_id for r in results} | {p.monitor_id for p in progress}
     held = set(Monitor.objects.filter(pk__in=ids, lease_owner=owner).values_list("pk", flat=True))
+    adapt = connection.ops.adapt_datetimefield_value
     rows = [
-        CheckResult(
-            organization_id=r.organization_id,
-            monitor_id=r.monitor_id,
-            at=r.at,
-            status=r.status,
-            latency_ms=r.latency_ms,
-            message=r.message[:MESSAGE_LENGTH],
+        (
+            r.organization_id,
+            r.monitor_id,
+            adapt(r.at),
+            r.status,
+            r.latency_ms,
+            r.message[:MESSAGE_LENGTH],
         )
         for r in results
         if r.monitor_id in held
     ]
-    CheckResult.objects.bulk_create(rows, batch_size=1000)
-    updates = []
-    for p in progress:
-        if p.monitor_id not in held:
-            continue
-        monitor = Monitor(pk=p.monitor_id)
-        monitor.health = p.state.health
-        monitor.consecutive_failures = p.state.failures
-        monitor.consecutive_successes = p.state.successes
-        monitor.recent_results = p.state.recent
-        monitor.check_due_at = p.due_at
-        monitor.last_checked_at = p.checked_at
-        updates.append(monitor)
-    # updated_at is left alone: it tells runners that the configuration changed.
-    Monitor.objects.bulk_update(updates, STATE_FIELDS, batch_size=500)
+    updates = [
+        (
+            p.monitor_id,
+            p.state.health,
+            p.state.failures,
+            p.state.successes,
+            p.state.recent,
+            adapt(p.due_at),
+            adapt(p.checked_at),
+        )
+        for p in progress
+        if p.monitor_id in held
+    ]
+    with connection.cursor() as cursor:
+        for written in _chunks(rows, WRITE_CHUNK):
+            cursor.execute(_INSERT_RESULTS + _values(len(written), 6), _flat(written))
+        # updated_at is left alone: it tells runners that the configuration changed.
+        template = _UPDATE_PROGRESS[connection.vendor == "postgresql"]
+        for chunk in _chunks(updates, WRITE_CHUNK):
+            cursor.execute(template.format(values=_values(len(chunk), 7)), _flat(chunk))
     # Last, so the share lock it takes is held only until the commit.
-    rollups.note_late(rows)
+    rollups.note_late([(r.monitor_id, r.at) for r in results if r.monitor_id in held])
     return len(rows)
+
+
+WRITE_CHUNK = 1000
+_INSERT_RESULTS = (
+    f"INSERT INTO {CheckResult._meta.db_table} "  # noqa: S608 (table names, values bound)
+    "(organization_id, monitor_id, at, status, latency_ms, message) VALUES "
+)
+# (id, health, consecutive_failures, consecutive_successes, recent_results, check_due_at,
+# last_checked_at); PostgreSQL needs the types of the bound values spelt out.
+_PROGRESS_COLUMNS = "v(id, health, failures, successes, recent, due_at, checked_at)"
+_UPDATE_PROGRESS = {
+    cast: (
+        f"WITH {_PROGRESS_COLUMNS} AS (VALUES {{values}}) "  # noqa: S608 (values bound)
+        f"UPDATE {Monitor._meta.db_table} SET health = v.health, "
+        f"consecutive_failures = v.failures{'::integer' if cast else ''}, "
+        f"consecutive_successes = v.successes{'::integer' if cast else ''}, "
+        "recent_results = v.recent, "
+        f"check_due_at = v.due_at{'::timestamptz' if cast else ''}, "
+        f"last_checked_at = v.checked_at{'::timestamptz' if cast else ''} "
+        f"FROM v WHERE {Monitor._meta.db_table}.id = v.id{'::bigint' if cast else ''}"
+    )
+    for cast in (False, True)
+}
+
+
+def _values(count: int, width: int) -> str:
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([row] * count)
+
+
+def _chunks[T](rows: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
 
 
 # --- status changes and incidents ------------------------------------------------------------

@@ -216,8 +216,9 @@ def _sealed_until() -> datetime | None:
     return Upkeep.objects.filter(name=ROLLUP).values_list("sealed_until", flat=True).first()
 
 
-def note_late(results: Sequence[CheckResult]) -> int:
-    """Note the results whose minute is already sealed, so their buckets are computed again.
+def note_late(results: Sequence[tuple[int, datetime]]) -> int:
+    """Note the results, as (monitor id, instant) pairs, whose minute is already sealed, so
+    their buckets are computed again.
 
     Call inside the transaction that wrote ``results``, after writing them. Returns how many
     were late.
@@ -227,7 +228,7 @@ def note_late(results: Sequence[CheckResult]) -> int:
     sealed = _sealed_until()
     if sealed is None:
         return 0
-    late = [LateResult(monitor_id=r.monitor_id, at=r.at) for r in results if r.at < sealed]
+    late = [LateResult(monitor_id=monitor_id, at=at) for monitor_id, at in results if at < sealed]
     LateResult.objects.bulk_create(late)
     return len(late)
 

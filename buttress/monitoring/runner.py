@@ -2,8 +2,11 @@
 
 One asyncio loop runs every check; each probe awaits only its own sockets under its own
 time-out, and at most ``concurrency`` run at once, so a slow or hanging target costs its own
-time-out and one slot, never another monitor's start. Each monitor is checked at a fixed
-phase of its interval (a hash of its id), so checks spread over the interval.
+time-out and one slot, never another monitor's start. Unless set, the number of slots follows
+the monitors held (:func:`slots_needed`): enough for every target to hang to its time-out at
+once. Each monitor is checked at a fixed phase of its interval (a hash of its id), so checks
+spread over the interval. HTTP checks share one aiohttp session (each still opens its own
+connection) and names are resolved through a short-lived cache (``dns_ttl``).
 
 The database is used from one thread beside the loop: every quarter of the lease period the
 runner renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
@@ -12,7 +15,9 @@ it writes the results gathered meanwhile in one batch and the status changes the
 (:mod:`buttress.monitoring.rollups`), so no runner's writes wait behind it.
 
 If ``MONITORING_REFERENCE_TARGET`` is set, the runner checks it too; while it fails, the
-runner's own network is in doubt and failed checks are recorded as ``unknown``.
+runner's own network is in doubt and failed checks are recorded as ``unknown``. Likewise a
+check that failed while the runner's own event loop stalled (the process short of CPU: its
+time-out ran while it waited for the processor, not for the target) is ``unknown``.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import os
+import resource
 import secrets
 import signal
 import socket
 import time
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -38,7 +46,17 @@ from django.db import DatabaseError, close_old_connections, connections
 from buttress.lib.timeutil import now
 from buttress.monitoring import checking, leases, rollups
 from buttress.monitoring.models import PrivateTargets, allows_private
-from buttress.monitoring.probes import HttpSpec, ProbeResult, ProbeSpec, TcpSpec, run_probe
+from buttress.monitoring.probes import (
+    SYSTEM,
+    HttpClient,
+    HttpSpec,
+    Network,
+    ProbeResult,
+    ProbeSpec,
+    TcpSpec,
+    run_probe,
+)
+from buttress.monitoring.probes.network import CachedResolver
 from buttress.monitoring.probes.result import unknown
 from buttress.monitoring.specs import ConfigError, build_spec
 from buttress.monitoring.states import State, step
@@ -56,6 +74,86 @@ FORGET_RUNNERS_AFTER = timedelta(days=1)
 LAGS_KEPT = 100_000
 # A probe is cancelled this long after its own time-out should have ended it.
 SAFETY_MARGIN = 5.0
+# The event loop is watched every LOOP_TICK seconds; running STALL seconds late is a stall,
+# BUSY seconds late holds back the start of due checks. At most START_BATCH checks start
+# between two turns of the loop.
+LOOP_TICK = 0.1
+STALL = 1.0
+BUSY = 0.25
+START_BATCH = 200
+STALL_WARN_EVERY = 60.0
+# Sizing the check slots when the concurrency is not set: never fewer than this, 10 % more
+# than the worst case needs, and file descriptors kept for everything else the process opens.
+MIN_SLOTS = 100
+SLOT_HEADROOM = 1.1
+RESERVED_FILES = 200
+
+
+def slots_needed(checks: Iterable[tuple[float, float]]) -> int:
+    """Check slots for monitors given as (time-out, interval) pairs, if every target hung.
+
+    A hanging target holds its slot for its time-out, then (a failure that has not yet taken
+    the monitor down) for a re-check's time-out, out of every interval; a monitor never has
+    two checks running, so it needs at most one slot. The sum, with 10 % headroom, is the
+    number of checks in flight at which no monitor's start waits for a slot.
+    """
+    need = sum(min(1.0, 2 * timeout / interval) for timeout, interval in checks)
+    return max(MIN_SLOTS, math.ceil(round(need * SLOT_HEADROOM, 6)))
+
+
+def open_files_limit() -> int:
+    """How many checks the process can have open at once (each holds a socket): raises the
+    soft limit on open files to the hard one and keeps RESERVED_FILES for the rest."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return max(MIN_SLOTS, soft - RESERVED_FILES)
+
+
+class Slots:
+    """A semaphore whose size can change while checks wait on it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._wake()
+
+    async def __aenter__(self) -> None:
+        if self.busy < self.limit and not self._waiting:
+            self.busy += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.busy -= 1  # granted and cancelled at once: give the slot on
+                self._wake()
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.busy -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiting and self.busy < self.limit:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self.busy += 1
+                waiter.set_result(None)
 
 
 def reference_spec(target: str) -> ProbeSpec | None:
@@ -109,8 +207,14 @@ class Runner:
         lease: float | None = None,
         flush: float | None = None,
         reference: str | None = None,
+        dns_ttl: float | None = None,
     ) -> None:
-        self.concurrency = concurrency or settings.MONITORING_RUNNER_CONCURRENCY
+        # None or 0: sized to the monitors held (slots_needed), within the open-files limit.
+        self.fixed_concurrency = concurrency or settings.MONITORING_RUNNER_CONCURRENCY or None
+        self.concurrency = self.fixed_concurrency or MIN_SLOTS
+        ttl = settings.MONITORING_RUNNER_DNS_TTL if dns_ttl is None else dns_ttl
+        self.network: Network = Network(resolve=CachedResolver(ttl=ttl)) if ttl > 0 else SYSTEM
+        self.http = HttpClient()
         self.lease = timedelta(seconds=lease or settings.MONITORING_RUNNER_LEASE)
         self.flush_every = flush or settings.MONITORING_RUNNER_FLUSH
         target = settings.MONITORING_REFERENCE_TARGET if reference is None else reference
@@ -130,7 +234,12 @@ class Runner:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._slots = Slots(self.concurrency)
+        # The loop time of the last stall of the event loop, and of the last warning about one.
+        self._stalled_at = -math.inf
+        self._late = 0.0  # how late the loop's last tick came
+        self._warned_at = -math.inf
+        self._files = 0
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -190,6 +299,7 @@ class Runner:
             self._apply_policies(policy)
         for target in targets:
             self._take(target)
+        self._size_slots()
         if cycle.claimed or cycle.released:
             logger.info(
                 "runner %s holds %d monitors (share %d of %d runners; +%d -%d)",
@@ -200,6 +310,21 @@ class Runner:
                 cycle.claimed,
                 cycle.released,
             )
+
+    def _size_slots(self) -> None:
+        if self.fixed_concurrency is not None:
+            return
+        if not self._files:
+            self._files = open_files_limit()
+        needed = slots_needed(
+            (float(getattr(held.spec, "timeout", 10.0)), held.target.interval)
+            for held in self.held.values()
+        )
+        limit = min(needed, self._files)
+        if limit != self.concurrency:
+            logger.info("runner %s runs up to %d checks at once", self.name, limit)
+            self.concurrency = limit
+            self._slots.resize(limit)
 
     def _apply_policies(self, policy: dict[int, str]) -> None:
         """Follow a change of an organisation's private-address policy."""
@@ -245,12 +370,19 @@ class Runner:
     # --- checks ------------------------------------------------------------------------------
 
     async def dispatch(self) -> None:
+        """Start the checks that are due, at most START_BATCH between two turns of the loop,
+        and none while the loop runs BUSY late: a runner short of CPU lets its checks start
+        late (the start lag shows it) rather than pile up thousands at once, which would make
+        every check slower still and run their time-outs out."""
         assert self._stopping is not None
         assert self._wake is not None
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             current = loop.time()
+            started = 0
             while self._heap and self._heap[0][0] <= current:
+                if started >= START_BATCH or self._late >= BUSY:
+                    break
                 due, pk, generation = heapq.heappop(self._heap)
                 held = self.held.get(pk)
                 if held is None or held.generation != generation or held.running:
@@ -259,7 +391,11 @@ class Runner:
                 task = asyncio.create_task(self._check(held, generation, due))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
+                started += 1
             self._wake.clear()
+            if self._late >= BUSY and self._heap and self._heap[0][0] <= current:
+                await asyncio.sleep(LOOP_TICK)  # held back until the loop catches up
+                continue
             delay = self._heap[0][0] - loop.time() if self._heap else 1.0
             if delay > 0:
                 try:
@@ -276,28 +412,39 @@ class Runner:
         limit = float(getattr(held.spec, "timeout", 10.0)) + SAFETY_MARGIN
         try:
             async with asyncio.timeout(limit):
-                return await run_probe(held.spec)
+                return await run_probe(held.spec, network=self.network, http=self.http)
         except TimeoutError:
             return unknown(f"the check did not finish within {limit:.0f} s")
 
     async def _check(self, held: Held, generation: int, due: float) -> None:
-        assert self._semaphore is not None
         loop = asyncio.get_running_loop()
         try:
-            async with self._semaphore:
-                self.stats.lags.append(loop.time() - due)
+            async with self._slots:
+                started = loop.time()
+                self.stats.lags.append(started - due)
                 at = now()
                 result = await self._probe(held)
             self.stats.checks += 1
-            self._record(held, generation, at, result)
+            self._record(held, generation, at, result, stalled=self._stalled_at >= started)
         finally:
             held.running = False
 
-    def _record(self, held: Held, generation: int, at: datetime, result: ProbeResult) -> None:
+    def _record(
+        self,
+        held: Held,
+        generation: int,
+        at: datetime,
+        result: ProbeResult,
+        *,
+        stalled: bool = False,
+    ) -> None:
         status, message = result.status, result.message
         if status == "down" and not self.reference_ok:
             status = "unknown"
             message = f"not judged: the runner cannot reach its reference target ({message})"
+        elif status == "down" and stalled:
+            status = "unknown"
+            message = f"not judged: the runner was overloaded during the check ({message})"
         target = held.target
         moved = step(held.state, status, target.thresholds, message=message)
         before = held.state.status
@@ -372,7 +519,7 @@ class Runner:
     async def check_reference(self) -> None:
         if self.reference is None:
             return
-        result = await run_probe(self.reference)
+        result = await run_probe(self.reference, network=self.network, http=self.http)
         ok = result.status == "up"
         if ok != self.reference_ok:
             logger.warning(
@@ -384,6 +531,29 @@ class Runner:
         self.reference_ok = ok
 
     # --- the loop ----------------------------------------------------------------------------
+
+    async def watch_loop(self) -> None:
+        """Note when the event loop runs late: the process is short of CPU, and a check's
+        time-out may have run out while it waited for the processor rather than the target."""
+        assert self._stopping is not None
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            before = loop.time()
+            await asyncio.sleep(LOOP_TICK)
+            current = loop.time()
+            late = self._late = current - before - LOOP_TICK
+            if late < STALL:
+                continue
+            self._stalled_at = current
+            if current - self._warned_at >= STALL_WARN_EVERY:
+                self._warned_at = current
+                logger.warning(
+                    "runner %s is overloaded: its event loop ran %.1f s late (%d checks running);"
+                    " checks failing meanwhile are unknown; run fewer monitors per runner",
+                    self.name,
+                    late,
+                    self._slots.busy,
+                )
 
     async def _every(self, seconds: float, work: Any, what: str) -> None:
         assert self._stopping is not None
@@ -403,12 +573,13 @@ class Runner:
         loop = asyncio.get_running_loop()
         self._stopping = until or asyncio.Event()
         self._wake = asyncio.Event()
-        self._semaphore = asyncio.Semaphore(self.concurrency)
         for signum in (signal.SIGTERM, signal.SIGINT):
             # Not possible off the main thread (tests drive the runner from a thread).
             with contextlib.suppress(RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop)
-        logger.info("runner %s started (concurrency %d)", self.name, self.concurrency)
+        logger.info(
+            "runner %s started (concurrency %s)", self.name, self.fixed_concurrency or "auto"
+        )
         await self.check_reference()
         await self._call(leases.forget_stale, at=now(), older_than=FORGET_RUNNERS_AFTER)
         # The jobs that roll this runner's results up and prune them (due at once if new).
@@ -416,6 +587,7 @@ class Runner:
         await self.lease_cycle()
         background = [
             asyncio.create_task(self.dispatch()),
+            asyncio.create_task(self.watch_loop()),
             asyncio.create_task(
                 self._every(
                     leases.renew_every(self.lease).total_seconds(), self.lease_cycle, "lease cycle"
@@ -438,6 +610,7 @@ class Runner:
             await self._call(leases.forget, self.name)
         except DatabaseError:
             logger.warning("runner %s could not write its last results", self.name)
+        await self.http.close()
         await self._call(connections.close_all)
         self._db.shutdown(wait=True)
         logger.info("runner %s stopped after %d checks", self.name, self.stats.checks)

@@ -9,7 +9,7 @@ resolve names themselves and refuse private addresses unless the spec allows the
 from __future__ import annotations
 
 from buttress.monitoring.probes.dns import DnsSpec, probe_dns
-from buttress.monitoring.probes.http import HttpSpec, probe_http
+from buttress.monitoring.probes.http import HttpClient, HttpSpec, probe_http
 from buttress.monitoring.probes.icmp import IcmpSpec, probe_icmp
 from buttress.monitoring.probes.jsoncheck import JsonAssertion
 from buttress.monitoring.probes.mail import ImapSpec, SmtpSpec, probe_imap, probe_smtp
@@ -23,6 +23,7 @@ ProbeSpec = HttpSpec | TcpSpec | DnsSpec | TlsSpec | SmtpSpec | ImapSpec | IcmpS
 __all__ = [
     "SYSTEM",
     "DnsSpec",
+    "HttpClient",
     "HttpSpec",
     "IcmpSpec",
     "ImapSpec",
@@ -46,11 +47,13 @@ __all__ = [
 ]
 
 
-async def run_probe(spec: ProbeSpec, *, network: Network = SYSTEM) -> ProbeResult:
-    """The probe of the spec's kind."""
+async def run_probe(
+    spec: ProbeSpec, *, network: Network = SYSTEM, http: HttpClient | None = None
+) -> ProbeResult:
+    """The probe of the spec's kind; HTTP checks share ``http``'s session when given."""
     match spec:
         case HttpSpec():
-            return await probe_http(spec, network=network)
+            return await probe_http(spec, network=network, client=http)
         case TcpSpec():
             return await probe_tcp(spec, network=network)
         case DnsSpec():

@@ -5,12 +5,23 @@ the probe hands it only addresses that passed the private-address policy and aio
 to exactly those, so a name cannot answer differently between the check and the connection.
 aiohttp is also the faster asyncio client on many small requests, which is what a runner does.
 
+What a check measures: resolving the name (through the probe's ``Network``), opening a new
+TCP connection, the full TLS handshake for ``https`` (certificate verified unless
+``verify_tls`` is off), sending the request and reading the answer. Every check opens its own
+connection and closes it after the answer: a connection kept alive from an earlier check
+would hide a listener that has stopped accepting, and a resumed TLS session would skip the
+certificate the check must see. What does not depend on the target is shared between checks
+by an :class:`HttpClient` (the runner keeps one): the aiohttp session and its connector, the
+TLS contexts (aiohttp builds one verified and one unverified context per process), the
+default headers; cookies are never kept.
+
 Redirects are followed here, not by aiohttp, so that each hop's URL is checked (an IP literal
 never reaches a resolver) and recorded.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import socket
@@ -156,19 +167,30 @@ def _parse_statuses(expected: str | Iterable[int | str]) -> tuple[tuple[int, int
     return tuple(ranges)
 
 
-class _PolicyResolver(AbstractResolver):
-    """Hands aiohttp only addresses the policy allowed, and remembers why it refused."""
+@dataclass
+class _Check:
+    """The policy of the check a resolution belongs to, and why it refused, if it did."""
 
-    def __init__(self, network: Network, *, allow_private: bool) -> None:
-        self.network = network
-        self.allow_private = allow_private
-        self.error: TargetRefused | ResolutionFailed | None = None
+    network: Network
+    allow_private: bool
+    error: TargetRefused | ResolutionFailed | None = None
+
+
+# The check running in the current task: a shared connector's resolver reads its policy here.
+_CURRENT: contextvars.ContextVar[_Check] = contextvars.ContextVar("http_check")
+
+
+class _PolicyResolver(AbstractResolver):
+    """Hands aiohttp only addresses the current check's policy allowed, and remembers why it
+    refused. One resolver serves every check of a shared session: each check's task carries
+    its own policy and network in a context variable."""
 
     async def resolve(self, host: str, port: int = 0, family: int = 0) -> list[ResolveResult]:
+        check = _CURRENT.get()
         try:
-            addresses = await self.network.addresses(host, allow_private=self.allow_private)
+            addresses = await check.network.addresses(host, allow_private=check.allow_private)
         except (TargetRefused, ResolutionFailed) as exc:
-            self.error = exc
+            check.error = exc
             # aiohttp turns an OSError from its resolver into a connection error.
             raise OSError(str(exc)) from exc
         results: list[ResolveResult] = []
@@ -190,24 +212,60 @@ class _PolicyResolver(AbstractResolver):
         return None
 
 
-async def probe_http(spec: HttpSpec, *, network: Network = SYSTEM) -> ProbeResult:
-    return await bounded(spec.timeout, _probe(spec, network), kind="http")
+class HttpClient:
+    """An aiohttp session shared by many checks on one event loop.
+
+    Its connector has no limit of its own (the runner decides how many checks run), no DNS
+    cache (the probe's ``Network`` resolves and vets every name) and closes each connection
+    after its answer, so every check connects, and shakes hands, afresh. Cookies are never
+    kept and the environment's proxy settings never used (a proxy would connect on our behalf
+    to addresses we never checked).
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=_PolicyResolver(), use_dns_cache=False, force_close=True, limit=0
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None),
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
-async def _probe(spec: HttpSpec, network: Network) -> ProbeResult:
-    resolver = _PolicyResolver(network, allow_private=spec.allow_private)
-    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, force_close=True)
-    session = aiohttp.ClientSession(
-        connector=connector,
-        trust_env=False,  # a proxy would connect on our behalf to addresses we never checked
-        cookie_jar=aiohttp.DummyCookieJar(),
-        timeout=aiohttp.ClientTimeout(total=None),
-        headers={"User-Agent": USER_AGENT},
-    )
-    async with session:
+async def probe_http(
+    spec: HttpSpec, *, network: Network = SYSTEM, client: HttpClient | None = None
+) -> ProbeResult:
+    """One HTTP(S) check; with ``client``, on its shared session, else on a session of its
+    own (closed before returning)."""
+    if client is not None:
+        return await bounded(spec.timeout, _probe(spec, network, client), kind="http")
+    own = HttpClient()
+    try:
+        return await bounded(spec.timeout, _probe(spec, network, own), kind="http")
+    finally:
+        await own.close()
+
+
+async def _probe(spec: HttpSpec, network: Network, client: HttpClient) -> ProbeResult:
+    check = _Check(network, spec.allow_private)
+    token = _CURRENT.set(check)
+    try:
         clock = Stopwatch()
         try:
-            return await _exchange(spec, session, network, clock)
+            return await _exchange(spec, client.session(), network, clock)
         except (TargetRefused, ResolutionFailed) as exc:
             return down(str(exc))
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -215,8 +273,8 @@ async def _probe(spec: HttpSpec, network: Network) -> ProbeResult:
             reason = getattr(error, "verify_message", None) or str(error)
             return down(f"TLS certificate not trusted: {reason}")
         except aiohttp.ClientConnectorError as exc:
-            if resolver.error is not None:
-                return down(str(resolver.error))
+            if check.error is not None:
+                return down(str(check.error))
             if isinstance(exc.os_error, ssl.SSLError):
                 return down(f"TLS handshake failed: {exc.os_error.reason or exc.os_error}")
             return down(describe_os_error(exc.os_error))
@@ -228,6 +286,8 @@ async def _probe(spec: HttpSpec, network: Network) -> ProbeResult:
             return down(f"response body broken off: {exc}")
         except aiohttp.ClientError as exc:
             return down(f"HTTP request failed: {exc}")
+    finally:
+        _CURRENT.reset(token)
 
 
 async def _exchange(

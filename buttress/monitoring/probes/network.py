@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -77,6 +78,58 @@ async def system_resolve(host: str) -> list[str]:
         if address not in addresses:
             addresses.append(address)
     return addresses
+
+
+class CachedResolver:
+    """A resolver that keeps each name's addresses for ``ttl`` seconds.
+
+    Thousands of monitors often name the same few hosts; within the TTL they share one
+    lookup, and lookups of a name already under way are joined rather than repeated. Only
+    answers are kept, never failures, so a name that stops resolving is seen by the next
+    check; at most ``size`` names are kept (the oldest answer goes first). Every address is
+    still judged by the policy on every check (:meth:`Network.addresses`).
+    """
+
+    def __init__(
+        self,
+        resolve: Callable[[str], Awaitable[Sequence[str]]] = system_resolve,
+        *,
+        ttl: float = 5.0,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolve = resolve
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._answers: dict[str, tuple[float, list[str]]] = {}
+        self._pending: dict[str, asyncio.Future[list[str]]] = {}
+
+    async def __call__(self, host: str) -> list[str]:
+        kept = self._answers.get(host)
+        if kept is not None:
+            if kept[0] > self.clock():
+                return list(kept[1])
+            del self._answers[host]
+        pending = self._pending.get(host)
+        if pending is None:
+            pending = asyncio.ensure_future(self._lookup(host))
+            self._pending[host] = pending
+            pending.add_done_callback(lambda done: self._settle(host, done))
+        # Shielded: one check giving up (its time-out) does not cancel the others' lookup.
+        return list(await asyncio.shield(pending))
+
+    def _settle(self, host: str, done: asyncio.Future[list[str]]) -> None:
+        self._pending.pop(host, None)
+        if not done.cancelled():
+            done.exception()  # retrieved, so an answer nobody waits for any more is not logged
+
+    async def _lookup(self, host: str) -> list[str]:
+        addresses = list(await self.resolve(host))
+        while len(self._answers) >= self.size:
+            del self._answers[next(iter(self._answers))]
+        self._answers[host] = (self.clock() + self.ttl, addresses)
+        return addresses
 
 
 @dataclass(frozen=True)
