@@ -61,6 +61,7 @@ class Committer[Item, Answer]:
         self._thread = threading.Thread(target=self._run, name=f"intake-{name}", daemon=True)
         self.batches = 0
         self.items = 0
+        self.cpu_seconds = 0.0  # the writer thread's CPU time spent writing batches
 
     def start(self) -> None:
         if not self.pumped:
@@ -73,6 +74,15 @@ class Committer[Item, Answer]:
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout)
+        logger.info("intake %s: %s", self.name, self.describe())
+
+    def describe(self) -> str:
+        if not self.items:
+            return "nothing written"
+        return (
+            f"{self.items} written in {self.batches} batches ({self.items / self.batches:.1f} "
+            f"a batch), {self.cpu_seconds * 1000 / self.items:.3f} ms writer CPU each"
+        )
 
     async def submit(self, item: Item) -> Answer | Unavailable:
         future: asyncio.Future[Answer | Unavailable] = asyncio.get_running_loop().create_future()
@@ -120,6 +130,13 @@ class Committer[Item, Answer]:
             loop.call_soon_threadsafe(_settle, future, answer)
 
     def _write_safely(self, items: list[Item]) -> Sequence[Answer | Unavailable]:
+        began = time.thread_time()
+        try:
+            return self._write_guarded(items)
+        finally:
+            self.cpu_seconds += time.thread_time() - began
+
+    def _write_guarded(self, items: list[Item]) -> Sequence[Answer | Unavailable]:
         answers: Sequence[Answer | Unavailable]
         try:
             answers = self._write(items)

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,3 +284,6 @@ def run(host: str, port: int, **options: Any) -> None:
         asyncio.run(serve(host, port, intake))
     finally:
         intake.stop()
+        # One line per kind for whoever reads the log (and the benchmarks).
+        for committer in (intake.pings, intake.alerts):
+            print(f"intake {committer.name}: {committer.describe()}", file=sys.stderr, flush=True)  # noqa: T201

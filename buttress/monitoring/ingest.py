@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -57,6 +58,43 @@ _PG_TYPES = {
     "last_start_rid": "uuid",
     "heartbeat_due_at": "timestamptz",
 }
+
+
+# The Ping columns written (the primary key is the database's).
+PING_INSERT = (
+    "organization_id",
+    "monitor_id",
+    "n",
+    "at",
+    "kind",
+    "exit_status",
+    "remote_addr",
+    "method",
+    "user_agent",
+    "body",
+    "body_size",
+    "rid",
+    "duration",
+)
+# What apply_ping and the lateness rules read; the rest of a monitor's row is left behind.
+LOADED = (
+    "organization_id",
+    "uuid",
+    "slug",
+    "kind",
+    "status",
+    "is_paused",
+    "schedule_kind",
+    "period",
+    "grace",
+    "schedule",
+    "tz",
+    "last_ping_at",
+    "last_start_at",
+    "last_start_rid",
+    "n_pings",
+    "heartbeat_due_at",
+)
 
 
 @dataclass(frozen=True)
@@ -92,9 +130,36 @@ def _load(items: Sequence[PingItem]) -> tuple[dict[str, int], list[Monitor]]:
         Monitor.objects.select_for_update()
         .heartbeats()
         .filter(functools.reduce(operator.or_, terms))
+        .only(*LOADED)
         .order_by("pk")
     )
     return keys, monitors
+
+
+def _pg_cursor() -> Any:
+    """A psycopg cursor binding parameters on the server, on Django's connection (and in its
+    transaction): arrays and COPY rows go over in binary instead of being quoted into SQL
+    text in Python, which Django's client-side binding would cost per value."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _insert_pings(pings: list[tuple[Any, ...]]) -> None:
+    """One multi-row INSERT (SQLite) or COPY (PostgreSQL) of rows in PING_INSERT's order."""
+    if not pings:
+        return
+    if connection.vendor != "postgresql":
+        Ping.objects.bulk_create(Ping(**dict(zip(PING_INSERT, row, strict=True))) for row in pings)
+        return
+    table = connection.ops.quote_name(Ping._meta.db_table)
+    with (
+        _pg_cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(PING_INSERT)}) FROM STDIN") as copy,
+    ):
+        for row in pings:
+            copy.write_row(row)
 
 
 def _update_monitors(monitors: list[Monitor]) -> None:
@@ -110,7 +175,7 @@ def _update_monitors(monitors: list[Monitor]) -> None:
     values = [[m.pk for m in monitors]] + [
         [getattr(m, name) for m in monitors] for name in PING_COLUMNS
     ]
-    with connection.cursor() as cursor:
+    with _pg_cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS m SET {columns} FROM unnest({arrays}) AS u({names}) "  # noqa: S608
             "WHERE m.id = u.id",
@@ -134,7 +199,7 @@ def record_pings(items: Sequence[PingItem]) -> list[int]:
         counters = {m.pk: m.n_pings for m in monitors}
         touched: dict[int, Monitor] = {}
         starts: dict[tuple[int, uuid.UUID | None], datetime] = {}
-        pings: list[Ping] = []
+        pings: list[tuple[Any, ...]] = []
         changes = []
         answers: list[int] = []
         limit = services.ping_body_limit()
@@ -181,24 +246,24 @@ def record_pings(items: Sequence[PingItem]) -> list[int]:
             if effect.change is not None:
                 changes.append((monitor, effect.change))
             pings.append(
-                Ping(
-                    organization_id=monitor.organization_id,
-                    monitor_id=monitor.pk,
-                    n=effect.n,
-                    at=item.at,
-                    kind=request.kind,
-                    exit_status=request.exit_status,
-                    remote_addr=request.remote_addr,
-                    method=request.method[:10],
-                    user_agent=request.user_agent.replace("\x00", "")[:200],
-                    body=services.body_text(request.body[:limit]),
-                    body_size=request.body_size,
-                    rid=request.rid,
-                    duration=effect.duration,
+                (
+                    monitor.organization_id,
+                    monitor.pk,
+                    effect.n,
+                    item.at,
+                    request.kind,
+                    request.exit_status,
+                    request.remote_addr,
+                    request.method[:10],
+                    request.user_agent.replace("\x00", "")[:200],
+                    services.body_text(request.body[:limit]),
+                    request.body_size,
+                    request.rid,
+                    effect.duration,
                 )
             )
             answers.append(OK)
-        Ping.objects.bulk_create(pings)
+        _insert_pings(pings)
         _update_monitors(list(touched.values()))
         for monitor, change in changes:
             services.record_heartbeat_change(monitor, change)
