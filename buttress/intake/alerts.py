@@ -77,9 +77,7 @@ def write_alerts(items: Sequence[AlertItem]) -> list[AlertAnswer]:
     if waiting:
         with transaction.atomic():
             results = services.record_deliveries([incoming for _, _, incoming in waiting])
-            for result in results:
-                if isinstance(result, Delivery):
-                    tasks.enqueue_processing(result)
+            tasks.enqueue_processing_many([r for r in results if isinstance(r, Delivery)])
         for (index, batch, _), result in zip(waiting, results, strict=True):
             kind = items[index].kind
             if isinstance(result, Delivery):
