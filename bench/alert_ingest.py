@@ -1,8 +1,13 @@
 """Alert ingestion benchmark: Alertmanager webhooks into a real server and worker on PostgreSQL.
 
-A real ``buttress web`` (gunicorn) listens on loopback and a real ``buttress worker`` processes
-what it records. Closed-loop clients POST Alertmanager-format payloads at increasing
-concurrency; ``/healthz`` on the same server, at the same concurrency, is the baseline. For each
+A real ``buttress intake`` (the asyncio intake process, group commit) and a real
+``buttress web`` (gunicorn, the Django views) listen on loopback, one after the other measured
+(``--servers``), and a real ``buttress worker`` processes what they record. Closed-loop
+clients POST Alertmanager-format payloads at increasing concurrency; ``/healthz`` on the same
+server, at the same concurrency, is the baseline and the ratio to it is printed. (The clients
+are Python threads: each request carries a distinct payload, so that every alert is new and
+"nothing lost" can be counted exactly; at 10 alerts a request the client's cost per alert is
+small. The heartbeat benchmark, with one tiny request per ping, uses wrk.) For each
 step the benchmark reports requests/s and alerts/s accepted and the p50/p99 latency of the HTTP
 answer. Once the load ends it waits for the worker to drain the deliveries and checks that
 nothing was lost: every accepted request is a processed delivery, every alert sent is one
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import math
 import os
@@ -60,6 +66,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="concurrency of the extra step with one alert per request (0: skip it)",
     )
     parser.add_argument("--workers", type=int, default=2, help="web server worker processes")
+    parser.add_argument(
+        "--servers",
+        default="intake,django",
+        help="which to measure, in this order: intake (buttress intake), django (buttress web)",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--json", type=Path, help="write results here (default bench/results/)")
     args = parser.parse_args(argv)
@@ -67,6 +78,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.levels = [int(level) for level in args.levels.split(",") if level.strip()]
     except ValueError:
         parser.error("--levels is a comma-separated list of integers")
+    args.servers = [name.strip() for name in args.servers.split(",") if name.strip()]
+    if not args.servers or set(args.servers) - {"intake", "django"}:
+        parser.error("--servers is a comma-separated list of intake and django")
     if not args.levels or min(args.levels) < 1 or max(args.levels) > 64:
         parser.error("--levels must be between 1 and 64")
     if not 1 <= args.requests <= 100_000 or not 0 <= args.warmup <= 10_000:
@@ -362,13 +376,29 @@ def main(argv: list[str] | None = None) -> int:
     _, key = prepare()
     log_dir = ROOT / "var" / "bench-alerts" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    server = web.start(env=env, workers=args.workers, log_dir=log_dir, ready_path="/healthz")
+    servers = []
+    if "intake" in args.servers:
+        servers.append(
+            (
+                "intake",
+                web.start(env=env, workers=1, log_dir=log_dir, ready_path="/healthz", intake=True),
+            )
+        )
+    if "django" in args.servers:
+        servers.append(
+            (
+                "django",
+                web.start(env=env, workers=args.workers, log_dir=log_dir, ready_path="/healthz"),
+            )
+        )
     worker = start_worker(env, log_dir)
     hook = f"/hooks/alertmanager/{key}"
     database = urlsplit(args.database_url).path.lstrip("/")
     print(
-        f"server: {' '.join(server.command[1:])}; worker: buttress worker; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min) at the start",
+        "servers: "
+        + "; ".join(f"{label}: {' '.join(srv.command[1:])}" for label, srv in servers)
+        + f"; worker: buttress worker; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} (1 min) at the start",
         flush=True,
     )
     results: list[dict[str, Any]] = []
@@ -378,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.single_alert_level:
         plan.append((args.single_alert_level, 1))
     try:
-        for level, per_request in plan:
-            baseline = Step(f"baseline /healthz c={level}", level, 0)
+        for (label, server), (level, per_request) in itertools.product(servers, plan):
+            baseline = Step(f"{label} baseline /healthz c={level}", level, 0)
             # For the baseline the count of requests stands in ``alerts_per_request``.
             baseline.alerts_per_request = args.requests + args.warmup
             run_step(
@@ -390,10 +420,10 @@ def main(argv: list[str] | None = None) -> int:
                 bodies=None,
                 warmup=args.warmup,
             )
-            name = f"s{level}x{per_request}"
+            name = f"{label}-s{level}x{per_request}"
             count = args.requests + args.warmup
             bodies = [_payload(name, index, per_request) for index in range(count)]
-            step = Step(f"alertmanager c={level} x{per_request}", level, per_request)
+            step = Step(f"{label} alertmanager c={level} x{per_request}", level, per_request)
             before = cpu_sample(server.process.pid, database)
             run_step(server.port, step, method="POST", path=hook, bodies=bodies, warmup=args.warmup)
             after = cpu_sample(server.process.pid, database)
@@ -402,25 +432,28 @@ def main(argv: list[str] | None = None) -> int:
             accepted_requests += accepted
             accepted_alerts += accepted * per_request
             base, row = baseline.row(), step.row()
+            row["server"] = label
             row.update(_cpu(before, after, args.requests + args.warmup))
             row["baseline_p99_ms"] = base["p99_ms"]
             row["baseline_req_per_s"] = base["req_per_s"]
             results.append(row)
             row["load_average_1m"] = round(os.getloadavg()[0], 1)
             print(
-                f"load {row['load_average_1m']:>4}  "
+                f"{label:6} load {row['load_average_1m']:>4}  "
                 f"c={level:>2} x{per_request:<3} {row['req_per_s']:>7.0f} req/s "
                 f"{row['alerts_per_s']:>8.0f} alerts/s  p50 {row['p50_ms']:6.1f} ms  "
                 f"p99 {row['p99_ms']:6.1f} ms  errors {row['errors']}  |  baseline "
-                f"{base['req_per_s']:>6.0f} req/s p99 {base['p99_ms']:5.1f} ms  |  CPU/request "
-                f"web {row['web_cpu_ms']:.1f} ms, database {row['database_cpu_ms']:.1f} ms",
+                f"{base['req_per_s']:>6.0f} req/s p99 {base['p99_ms']:5.1f} ms  "
+                f"(ratio {row['req_per_s'] / max(base['req_per_s'], 1e-9):.2f})  |  CPU/request "
+                f"server {row['web_cpu_ms']:.1f} ms, database {row['database_cpu_ms']:.1f} ms",
                 flush=True,
             )
         print("load done; waiting for the worker to drain the deliveries ...", flush=True)
         drained = drain(accepted_requests)
     finally:
         stop(worker)
-        server.stop()
+        for _, server in servers:
+            server.stop()
     counts = check(sent, accepted_requests, accepted_alerts)
     counts["drain_seconds"] = round(drained, 1)
     lossless = (

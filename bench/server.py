@@ -93,11 +93,26 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def start(*, env: dict[str, str], workers: int, log_dir: Path, ready_path: str) -> Server:
+def intake_command(port: int) -> list[str]:
+    """``buttress intake`` on a loopback port."""
+    buttress = Path(sys.executable).with_name("buttress")
+    program = [str(buttress)] if buttress.exists() else [sys.executable, "-m", "buttress.cli"]
+    return [*program, "intake", "--bind", f"{HOST}:{port}"]
+
+
+def start(
+    *,
+    env: dict[str, str],
+    workers: int,
+    log_dir: Path,
+    ready_path: str,
+    intake: bool = False,
+) -> Server:
+    """``buttress web`` (gunicorn with ``workers``), or ``buttress intake`` when ``intake``."""
     port = free_port()
-    command = server_command(port, workers)
+    command = intake_command(port) if intake else server_command(port, workers)
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "server.log"
+    log_path = log_dir / ("intake.log" if intake else "server.log")
     prometheus_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
     shutil.rmtree(prometheus_dir, ignore_errors=True)
     prometheus_dir.mkdir(parents=True)

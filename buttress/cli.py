@@ -20,8 +20,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buttress.settings")
 
 DEFAULT_BIND = "127.0.0.1:8000"
 # The processes `buttress run` starts, each as `buttress <kind>`; later kinds append here.
-# smtpd is started only when BUTTRESS_SMTPD_BIND is set.
-PROCESS_KINDS: list[str] = ["web", "worker", "scheduler", "runner", "smtpd"]
+# intake only when BUTTRESS_INTAKE_BIND is not empty, smtpd only when BUTTRESS_SMTPD_BIND is set.
+PROCESS_KINDS: list[str] = ["web", "worker", "scheduler", "runner", "intake", "smtpd"]
 MAX_EXPIRES_DAYS = 36_500
 
 
@@ -221,10 +221,45 @@ def runner(concurrency: int | None, lease: float | None, flush: float | None) ->
 
 
 @cli.command()
+@click.option(
+    "--bind",
+    default=None,
+    help="Address and port to listen on (default BUTTRESS_INTAKE_BIND, 127.0.0.1:8001).",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0.0, max=100.0),
+    help="Milliseconds a batch waits for more requests (default BUTTRESS_INTAKE_WINDOW_MS).",
+)
+@click.option(
+    "--max-batch",
+    type=click.IntRange(1, 10_000),
+    help="Requests written in one transaction at most (default BUTTRESS_INTAKE_MAX_BATCH).",
+)
+def intake(bind: str | None, window: float | None, max_batch: int | None) -> None:
+    """Answer heartbeat pings and alert webhooks, writing each few milliseconds' requests in
+    one transaction; several may run against one PostgreSQL database."""
+    _setup()
+    from django.conf import settings
+
+    from buttress.intake.server import run as serve
+
+    host, port = parse_bind(bind or settings.INTAKE_BIND or "127.0.0.1:8001")
+    _check_port_free(host, port)
+    click.echo(f"Taking in pings and alerts on {host}:{port}.", err=True)
+    serve(
+        host,
+        port,
+        window=(settings.INTAKE_WINDOW_MS if window is None else window) / 1000,
+        max_batch=max_batch or settings.INTAKE_MAX_BATCH,
+    )
+
+
+@cli.command()
 @_bind_option
 @click.option("--demo", is_flag=True, help="Load demo data (for local evaluation) first.")
 def run(bind: tuple[str, int], demo: bool) -> None:
-    """Migrate, then run web, worker, scheduler and runner together until Ctrl-C."""
+    """Migrate, then run web, worker, scheduler, runner and intake together until Ctrl-C."""
     _setup()
     from django.conf import settings
     from django.db import connections
@@ -250,16 +285,25 @@ def run(bind: tuple[str, int], demo: bool) -> None:
     env["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
     me = [sys.executable, "-m", "buttress.cli"]
     children = []
-    for kind in process_kinds(settings.TASK_BACKEND, smtpd=bool(settings.SMTPD_BIND)):
+    kinds = process_kinds(
+        settings.TASK_BACKEND, smtpd=bool(settings.SMTPD_BIND), intake=bool(settings.INTAKE_BIND)
+    )
+    if "intake" in kinds:
+        _check_port_free(*parse_bind(settings.INTAKE_BIND))
+    for kind in kinds:
         argv = [*me, kind]
         if kind == "web":
             argv += ["--bind", f"{host}:{port}"]
+        if kind == "intake":
+            argv += ["--bind", settings.INTAKE_BIND]
         if kind == "smtpd":
             argv += ["--bind", settings.SMTPD_BIND]
         children.append((kind, argv))
 
     url_host = f"[{host}]" if ":" in host else host
     click.echo(f"buttress is starting on http://{url_host}:{port}/  (data in {settings.DATA_DIR})")
+    if "intake" in kinds:
+        click.echo(f"Pings and alert webhooks are also taken in on http://{settings.INTAKE_BIND}/")
     if demo:
         _print_demo_logins(token)
     else:
@@ -273,13 +317,15 @@ def run(bind: tuple[str, int], demo: bool) -> None:
     click.echo("Stopped.")
 
 
-def process_kinds(task_backend: str, *, smtpd: bool = False) -> list[str]:
+def process_kinds(task_backend: str, *, smtpd: bool = False, intake: bool = True) -> list[str]:
     # The immediate backend runs tasks where they are enqueued; a worker would have no queue.
-    # The SMTP listener runs only where it is configured to listen.
+    # The SMTP listener and the intake process run only where they are configured to listen.
     return [
         k
         for k in PROCESS_KINDS
-        if not (k == "worker" and task_backend == "immediate") and not (k == "smtpd" and not smtpd)
+        if not (k == "worker" and task_backend == "immediate")
+        and not (k == "smtpd" and not smtpd)
+        and not (k == "intake" and not intake)
     ]
 
 

@@ -278,6 +278,14 @@ NOTIFY_LINK_VALID_HOURS = int(env("BUTTRESS_NOTIFY_LINK_VALID_HOURS", "72"))
 # Heartbeat pings: bytes of a ping's body kept, and pings kept per monitor (the newest).
 MONITORING_PING_BODY_LIMIT = int(env("BUTTRESS_PING_BODY_LIMIT", "10000"))
 MONITORING_PINGS_KEPT = int(env("BUTTRESS_PINGS_KEPT", "100"))
+# The intake process (`buttress intake`) for /ping/, /hooks/ and /v2/enqueue: where it listens
+# when `buttress run` starts it (empty: it is not started), how long a batch waits for more
+# requests to join it (milliseconds) and how many it holds at most, and the largest ping body
+# it reads (bytes; the first BUTTRESS_PING_BODY_LIMIT of them are kept).
+INTAKE_BIND = env("BUTTRESS_INTAKE_BIND", "127.0.0.1:8001")
+INTAKE_WINDOW_MS = float(env("BUTTRESS_INTAKE_WINDOW_MS", "2"))
+INTAKE_MAX_BATCH = int(env("BUTTRESS_INTAKE_MAX_BATCH", "500"))
+INTAKE_MAX_PING_BODY = int(env("BUTTRESS_INTAKE_MAX_PING_BODY", str(1024 * 1024)))
 # The runner (`buttress runner`): checks at once (0: sized to the monitors held, enough for
 # every target to hang to its time-out at once), seconds a resolved name is reused (0: never),
 # seconds a lease on a monitor lasts (a dead runner's monitors move to the others within it),

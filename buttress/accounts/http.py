@@ -21,12 +21,18 @@ def client_ip(request: HttpRequest) -> str | None:
     ``X-Forwarded-For`` is read only when the peer is listed in ``TRUSTED_PROXIES``, and then
     from the right, skipping trusted hops, so a client cannot choose its own address.
     """
-    peer = _valid_ip(request.META.get("REMOTE_ADDR", ""))
+    return forwarded_client(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def forwarded_client(remote_addr: str, forwarded: str) -> str | None:
+    """:func:`client_ip` from the peer's address and the ``X-Forwarded-For`` header's value."""
+    peer = _valid_ip(remote_addr or "")
     trusted = set(getattr(settings, "TRUSTED_PROXIES", []))
     if peer is None or peer not in trusted:
         return peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    for hop in reversed([part for part in forwarded.split(",") if part.strip()]):
+    for hop in reversed([part for part in (forwarded or "").split(",") if part.strip()]):
         address = _valid_ip(hop)
         if address is None:
             return peer

@@ -21,28 +21,18 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from buttress.alerts import services, tasks
-from buttress.alerts.formats import PayloadError, load_json, pagerduty_routing_key
+from buttress.alerts.formats import PayloadError
 from buttress.alerts.models import MAX_BODY_BYTES, Integration, IntegrationKind
-from buttress.alerts.services.integrations import PATHS
+from buttress.alerts.receiving import (
+    TOO_LARGE,
+    Refused,
+    accepted,
+    check_integration,
+    decode,
+    error_body,
+    routing_key,
+)
 from buttress.lib.timeutil import now
-
-JSON_TYPES = ("application/json", "text/json")
-
-
-class Refused(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        errors: list[str] | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        self.status = status
-        self.message = message
-        self.errors = errors or [message]
-        self.retry_after = retry_after
-        super().__init__(message)
 
 
 def _read_body(request: HttpRequest) -> bytes:
@@ -52,40 +42,20 @@ def _read_body(request: HttpRequest) -> bytes:
     except ValueError:
         declared = 0
     if declared > MAX_BODY_BYTES:
-        raise Refused(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+        raise Refused(413, TOO_LARGE)
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        raise Refused(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+        raise Refused(413, TOO_LARGE)
     return body
 
 
 def _decode(request: HttpRequest) -> tuple[bytes, Any]:
     body = _read_body(request)
-    content_type = (request.content_type or "").lower()
-    # An empty content type is taken as JSON: some senders omit the header.
-    if content_type and content_type not in JSON_TYPES and not content_type.endswith("+json"):
-        raise Refused(
-            400, f"Send the body as JSON (Content-Type: application/json), not {content_type}."
-        )
-    try:
-        return body, load_json(body)
-    except PayloadError as exc:
-        raise Refused(400, str(exc), errors=exc.errors) from exc
+    return body, decode(body, request.content_type or "")
 
 
 def _integration(key: str, kind: str) -> Integration:
-    integration = services.find_by_key(key)
-    if integration is None:
-        raise Refused(404, "No integration has this key.")
-    if not integration.is_enabled:
-        raise Refused(403, "This integration is disabled.")
-    if integration.kind != kind:
-        path = PATHS.get(integration.kind)
-        where = f"post to {path.replace('{key}', '<key>')}" if path else "it receives no webhooks"
-        raise Refused(
-            400, f"This key belongs to an integration of kind {integration.kind}: {where}."
-        )
-    return integration
+    return check_integration(services.find_by_key(key), kind)
 
 
 def _accept(
@@ -116,34 +86,21 @@ def _accept(
 
 
 def _error(exc: Refused, *, pagerduty: bool = False) -> JsonResponse:
-    if pagerduty:
-        status_text = {429: "throttle event", 403: "forbidden", 404: "unknown routing key"}
-        payload: dict[str, Any] = {
-            "status": status_text.get(exc.status, "invalid event"),
-            "message": exc.message if exc.status != 400 else "Event object is invalid",
-            "errors": exc.errors,
-        }
-    else:
-        payload = {"detail": exc.message}
-        if len(exc.errors) > 1:
-            payload["errors"] = exc.errors
-    response = JsonResponse(payload, status=exc.status)
+    response = JsonResponse(error_body(exc, pagerduty=pagerduty), status=exc.status)
     if exc.retry_after is not None:
         response["Retry-After"] = str(exc.retry_after)
     return response
 
 
-def _hook(request: HttpRequest, key: str, kind: str, status: int = 202) -> HttpResponse:
+def _hook(request: HttpRequest, key: str, kind: str) -> HttpResponse:
     try:
         integration = _integration(key, kind)
         body, data = _decode(request)
         batch, delivery_id = _accept(request, integration, body, data)
     except Refused as exc:
         return _error(exc)
-    return JsonResponse(
-        {"status": "success", "delivery": delivery_id, "alerts": len(batch.events)},
-        status=status,
-    )
+    status, payload = accepted(kind, batch, delivery_id)
+    return JsonResponse(payload, status=status)
 
 
 @csrf_exempt
@@ -161,8 +118,7 @@ def grafana(request: HttpRequest, key: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def prometheus(request: HttpRequest, key: str) -> HttpResponse:
-    # Alertmanager's own API answers 200 here; Prometheus accepts any 2xx.
-    return _hook(request, key, IntegrationKind.PROMETHEUS, status=200)
+    return _hook(request, key, IntegrationKind.PROMETHEUS)
 
 
 @csrf_exempt
@@ -177,15 +133,9 @@ def pagerduty(request: HttpRequest) -> HttpResponse:
     """PagerDuty Events API v2: the integration key is the event's ``routing_key``."""
     try:
         body, data = _decode(request)
-        try:
-            key = pagerduty_routing_key(data)
-        except PayloadError as exc:
-            raise Refused(400, str(exc), errors=exc.errors) from exc
-        integration = _integration(key, IntegrationKind.PAGERDUTY)
-        batch, _ = _accept(request, integration, body, data)
+        integration = _integration(routing_key(data), IntegrationKind.PAGERDUTY)
+        batch, delivery_id = _accept(request, integration, body, data)
     except Refused as exc:
         return _error(exc, pagerduty=True)
-    return JsonResponse(
-        {"status": "success", "message": "Event processed", "dedup_key": batch.dedup_key},
-        status=202,
-    )
+    status, payload = accepted(IntegrationKind.PAGERDUTY, batch, delivery_id)
+    return JsonResponse(payload, status=status)

@@ -8,11 +8,9 @@ kept in :class:`Ping` and :class:`StateChange` rows.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +32,14 @@ from buttress.monitoring.models import (
     PrivateTargets,
     ScheduleKind,
     StateChange,
+)
+from buttress.monitoring.pinging import (
+    PAIRING_WINDOW,
+    SLUG,
+    PingRequest,
+    StatusChange,
+    apply_ping,
+    needs_start_lookup,
 )
 from buttress.monitoring.schedule import check_cron, check_seconds, check_zone
 from buttress.monitoring.specs import ConfigError, build_spec
@@ -71,10 +77,7 @@ MAX_DEPENDENCY_DEPTH = 50
 HEARTBEAT_FIELDS = frozenset({"slug", "schedule_kind", "period", "grace", "schedule", "tz"})
 MIN_INTERVAL = 10
 MAX_INTERVAL = 24 * 3600
-SLUG = re.compile(r"^[a-z0-9_-]+$")
 MAX_SLUG = 100
-# A start and its end pair into a duration only this close together.
-PAIRING_WINDOW = timedelta(hours=72)
 PING_KEY_PREFIX = 6
 PRUNE_EVERY = 10
 DEFAULT_PERIOD = 86400
@@ -494,112 +497,73 @@ def _lateness_reason(monitor: Monitor, new: str, moment: datetime) -> str:
 # --- pings -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PingRequest:
-    """What the ping endpoint read from one request."""
-
-    kind: str
-    exit_status: int | None = None
-    rid: uuid.UUID | None = None
-    remote_addr: str | None = None
-    method: str = "GET"
-    user_agent: str = ""
-    body: bytes = b""
-    body_size: int = 0
-
-
 class AmbiguousSlug(Exception):
     """Several monitors of the organisation have the slug; the ping is ignored."""
 
 
-def _ping_outcome(request: PingRequest) -> tuple[str | None, str]:
-    """The status a ping gives (None: unchanged) and why."""
-    if request.kind == PingKind.SUCCESS:
-        return MonitorStatus.UP, "success ping"
-    if request.kind == PingKind.FAIL:
-        return MonitorStatus.DOWN, "failure ping"
-    if request.kind == PingKind.EXIT:
-        if request.exit_status == 0:
-            return MonitorStatus.UP, "exit status 0"
-        return MonitorStatus.DOWN, f"exit status {request.exit_status}"
-    return None, ""
-
-
-def _duration(monitor: Monitor, request: PingRequest, at: datetime) -> timedelta | None:
-    started: datetime | None = None
-    if monitor.last_start_at is not None and monitor.last_start_rid == request.rid:
-        started = monitor.last_start_at
-    elif request.rid is not None:
-        started = (
-            Ping.objects.filter(
-                monitor=monitor,
-                kind=PingKind.START,
-                rid=request.rid,
-                at__gte=at - PAIRING_WINDOW,
-            )
-            .order_by("-n")
-            .values_list("at", flat=True)
-            .first()
+def run_started_at(monitor: Monitor, request: PingRequest, *, at: datetime) -> datetime | None:
+    """When the run a ping ends started, looked up among the monitor's kept start pings."""
+    return (
+        Ping.objects.filter(
+            monitor=monitor,
+            kind=PingKind.START,
+            rid=request.rid,
+            at__gte=at - PAIRING_WINDOW,
         )
-    if started is None or not timedelta(0) <= at - started <= PAIRING_WINDOW:
-        return None
-    return at - started
+        .order_by("-n")
+        .values_list("at", flat=True)
+        .first()
+    )
 
 
-def _body_text(body: bytes) -> str:
+def body_text(body: bytes) -> str:
     # PostgreSQL refuses NUL in text; a job's binary output keeps its shape otherwise.
     return body[: ping_body_limit()].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
-def record_ping(monitor: Monitor, request: PingRequest, *, at: datetime) -> Ping:
-    """Store a ping and apply it to the monitor's status, run and timer.
+def record_heartbeat_change(monitor: Monitor, change: StatusChange) -> None:
+    """Record a heartbeat monitor's status change that a ping caused.
 
-    Call inside a transaction with the monitor's row locked. A success (or exit status 0)
-    makes the monitor up and resumes a paused one; a failure (or exit status 1-255) makes it
-    down at once; ``start`` marks the job running (down if it has not ended ``grace`` later);
-    ``log`` only stores the ping.
+    Both ping transports call this once per change, after the monitor's row is saved and
+    inside the transaction that holds its lock (the intake process for a whole batch, so
+    ``monitor.status`` may already be a later status: ``change`` is the one to act on).
     """
-    ends_run = request.kind in {PingKind.SUCCESS, PingKind.FAIL, PingKind.EXIT}
-    duration = _duration(monitor, request, at) if ends_run else None
-    monitor.n_pings += 1
+    StateChange.objects.create(
+        organization_id=monitor.organization_id,
+        monitor=monitor,
+        at=change.at,
+        from_status=change.from_status,
+        to_status=change.to_status,
+        reason=change.reason,
+    )
+
+
+def record_ping(monitor: Monitor, request: PingRequest, *, at: datetime) -> Ping:
+    """Store a ping and apply it to the monitor's status, run and timer (see
+    :func:`buttress.monitoring.pinging.apply_ping`). Call inside a transaction with the
+    monitor's row locked."""
+    started = (
+        run_started_at(monitor, request, at=at) if needs_start_lookup(monitor, request) else None
+    )
+    effect = apply_ping(monitor, request, at=at, started_at=started)
     ping = Ping.objects.create(
         organization_id=monitor.organization_id,
         monitor=monitor,
-        n=monitor.n_pings,
+        n=effect.n,
         at=at,
         kind=request.kind,
         exit_status=request.exit_status,
         remote_addr=request.remote_addr,
         method=request.method[:10],
         user_agent=request.user_agent.replace("\x00", "")[:200],
-        body=_body_text(request.body),
+        body=body_text(request.body),
         body_size=request.body_size,
         rid=request.rid,
-        duration=duration,
+        duration=effect.duration,
     )
-    fields = ["n_pings"]
-    status, reason = _ping_outcome(request)
-    if request.kind == PingKind.START:
-        monitor.last_start_at = at
-        monitor.last_start_rid = request.rid
-        fields += ["last_start_at", "last_start_rid"]
-    elif ends_run:
-        monitor.last_ping_at = at
-        fields.append("last_ping_at")
-        if monitor.last_start_rid == request.rid:
-            monitor.last_start_at = None
-            monitor.last_start_rid = None
-            fields += ["last_start_at", "last_start_rid"]
-    if status is not None:
-        if monitor.is_paused:
-            monitor.is_paused = False
-            fields.append("is_paused")
-        _record_state(monitor, status, at=at, reason=reason)
-        fields.append("status")
-    if request.kind != PingKind.LOG:
-        monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
-        fields.append("heartbeat_due_at")
-    monitor.save(update_fields=fields)
+    monitor.save(update_fields=effect.fields)
+    if effect.change is not None:
+        record_heartbeat_change(monitor, effect.change)
     if monitor.n_pings % PRUNE_EVERY == 0:
         Ping.objects.filter(monitor=monitor, n__lte=monitor.n_pings - pings_kept()).delete()
     return ping

@@ -14,32 +14,44 @@ from buttress.alerts.services.incidents import (
     release_alert,
     system_actor,
 )
-from buttress.alerts.services.ingest import RateLimited, record_delivery, take_slot
+from buttress.alerts.services.ingest import (
+    Incoming,
+    RateLimited,
+    record_deliveries,
+    record_delivery,
+    take_slot,
+    take_slots,
+)
 from buttress.alerts.services.integrations import (
     IssuedKey,
     create_integration,
     delete_integration,
     find_by_key,
+    find_by_keys,
     rotate_key,
     update_integration,
     url_for,
 )
 
 __all__ = [
+    "Incoming",
     "IssuedKey",
     "RateLimited",
     "create_integration",
     "delete_integration",
     "expire_alert",
     "find_by_key",
+    "find_by_keys",
     "note_failure",
     "parse_for",
     "process_delivery",
+    "record_deliveries",
     "record_delivery",
     "release_alert",
     "rotate_key",
     "system_actor",
     "take_slot",
+    "take_slots",
     "update_integration",
     "url_for",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,28 @@ def find_by_key(key: str) -> Integration | None:
     if found is None or not secrets.compare_digest(found.key_digest, Integration.hash_key(key)):
         return None
     return found
+
+
+def find_by_keys(keys: Iterable[str]) -> dict[str, Integration]:
+    """The integrations of the keys that name one (enabled or not), in one query."""
+    wanted = {key.strip() for key in keys}
+    wanted = {key for key in wanted if len(key) == KEY_PREFIX_LENGTH + KEY_SECRET_LENGTH}
+    if not wanted:
+        return {}
+    rows = {
+        found.key_prefix: found
+        for found in Integration.objects.filter(
+            key_prefix__in={key[:KEY_PREFIX_LENGTH] for key in wanted}
+        )
+    }
+    matched: dict[str, Integration] = {}
+    for key in wanted:
+        found = rows.get(key[:KEY_PREFIX_LENGTH])
+        if found is not None and secrets.compare_digest(
+            found.key_digest, Integration.hash_key(key)
+        ):
+            matched[key] = found
+    return matched
 
 
 def _clean(fields: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -4,6 +4,8 @@ with the right status and a message, never a 500."""
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import pytest
 import time_machine
@@ -22,8 +24,23 @@ from buttress.alerts.tests.helpers import (
     process_pending,
 )
 from buttress.desk.models import Ticket
+from buttress.intake.testing import IntakeClient
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["django", "intake"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs against the Django views and against the intake server (same answers)."""
+    if request.param == "intake":
+        client = IntakeClient()
+
+        def via_intake(path: str, body: Any, *, content_type: str = "application/json") -> Any:
+            data = body if isinstance(body, bytes | str) else json.dumps(body)
+            return client.post(path, data=data, content_type=content_type)
+
+        monkeypatch.setattr(sys.modules[__name__], "post", via_intake)
+    return str(request.param)
 
 
 # --- accepted --------------------------------------------------------------------------------
@@ -380,12 +397,13 @@ def test_email_integration_key_receives_no_webhooks(org):
     )
 
 
-def test_get_is_405_not_500(org):
+def test_get_is_405_not_500(org, transport):
     from django.test import Client
 
     _, key = make_integration(org, "alertmanager")
+    client = IntakeClient() if transport == "intake" else Client()
 
-    assert Client().get(f"/hooks/alertmanager/{key}").status_code == 405
+    assert client.get(f"/hooks/alertmanager/{key}").status_code == 405
 
 
 # --- floods ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from buttress.monitoring.models import (
     MonitorIncident,
     StateChange,
 )
+from buttress.monitoring.pinging import PingRequest
 from buttress.testing.factories import AssetFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +140,7 @@ def test_asset_of_another_organisation_is_refused(as_agent, org, other_org):
 def test_list_filters_by_organisation_kind_and_status(as_agent, org, other_org):
     _heartbeat(org, slug="a")
     up = _heartbeat(org, slug="b")
-    services.ping_by_uuid(up.uuid, services.PingRequest(kind="success"))
+    services.ping_by_uuid(up.uuid, PingRequest(kind="success"))
     services.create_monitor(org, actor=None, name="web", kind="http", config=HTTP)
     _heartbeat(other_org)
 

@@ -149,7 +149,14 @@ def test_smtpd_without_domains_refuses_to_start():
 
 def test_run_starts_the_listener_only_when_configured():
     assert "smtpd" not in process_kinds("db")
-    assert process_kinds("db", smtpd=True) == ["web", "worker", "scheduler", "runner", "smtpd"]
+    assert process_kinds("db", smtpd=True) == [
+        "web",
+        "worker",
+        "scheduler",
+        "runner",
+        "intake",
+        "smtpd",
+    ]
 
 
 def test_the_listener_takes_only_its_domains_and_addresses():

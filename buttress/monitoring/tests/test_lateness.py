@@ -9,7 +9,7 @@ from django_tasks_db.models import DBTaskResult
 from buttress.lib.timeutil import now
 from buttress.monitoring import services
 from buttress.monitoring.models import Monitor, MonitorStatus, StateChange
-from buttress.monitoring.services import PingRequest
+from buttress.monitoring.pinging import PingRequest
 from buttress.monitoring.tasks import check_heartbeat
 from buttress.scheduler.claims import claim_due
 from buttress.scheduler.registry import get_timer

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from buttress.intake.testing import IntakeClient
 from buttress.monitoring import services
 from buttress.monitoring.models import Monitor, MonitorStatus, Ping, StateChange
 from buttress.testing.factories import OrganizationFactory
@@ -18,8 +19,11 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def client() -> Client:
+@pytest.fixture(params=["django", "intake"])
+def client(request: pytest.FixtureRequest) -> Client | IntakeClient:
+    """Each test runs against the Django view and against the intake server (same answers)."""
+    if request.param == "intake":
+        return IntakeClient()
     return Client(raise_request_exception=True)
 
 
@@ -349,7 +353,8 @@ def test_only_the_newest_pings_are_kept(client, monitor, settings):
     assert [p.n for p in _pings(monitor)] == [16, 17, 18, 19, 20]
 
 
-def test_a_uuid_ping_costs_a_handful_of_queries(client, monitor):
+def test_a_uuid_ping_costs_a_handful_of_queries(monitor):
+    client = Client()
     client.get(f"/ping/{monitor.uuid}")  # the first success also writes a state change
 
     with CaptureQueriesContext(connection) as queries:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -109,11 +110,15 @@ def test_an_unreachable_database_is_one_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_run_with_demo_serves_then_stops_every_child_on_sigint(tmp_path):
-    port = _free_port()
+    port, intake_port = _free_port(), _free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [*BUTTRESS, "run", "--demo", "--bind", f"127.0.0.1:{port}"],
-        env=_env(tmp_path, BUTTRESS_SCHEDULER_INTERVAL="0.5"),
+        env=_env(
+            tmp_path,
+            BUTTRESS_SCHEDULER_INTERVAL="0.5",
+            BUTTRESS_INTAKE_BIND=f"127.0.0.1:{intake_port}",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -125,6 +130,8 @@ def test_run_with_demo_serves_then_stops_every_child_on_sigint(tmp_path):
             time.sleep(0.3)
         ready = json.loads(_get(f"{base}/readyz")[1])
         metrics = _get(f"{base}/metrics")[1].decode()
+        _wait_for_healthz(f"http://127.0.0.1:{intake_port}", process, timeout=30)
+        unknown_ping = _get(f"http://127.0.0.1:{intake_port}/ping/{uuid.uuid4()}")
 
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
@@ -141,13 +148,15 @@ def test_run_with_demo_serves_then_stops_every_child_on_sigint(tmp_path):
     token = re.search(r"API token for \S+ \(write, 7 days\): (\S+)", stdout)
     assert token is not None
     children = [int(pid) for pid in re.findall(r"started \w+ \(pid (\d+)\)", stderr)]
-    assert len(children) == 4
+    assert len(children) == 5
     assert set(re.findall(r"started (\w+) \(pid", stderr)) == {
         "web",
         "worker",
         "scheduler",
         "runner",
+        "intake",
     }
+    assert unknown_ping == (404, b"not found")
     assert all(_session_gone(pid) for pid in children)
 
 
@@ -161,6 +170,7 @@ def test_run_stops_everything_and_fails_when_a_child_dies(tmp_path):
             tmp_path,
             BUTTRESS_TASK_BACKEND="rq",
             BUTTRESS_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0",
+            BUTTRESS_INTAKE_BIND=f"127.0.0.1:{_free_port()}",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
