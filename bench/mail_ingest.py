@@ -222,7 +222,7 @@ INSERT INTO desk_mailthread (message_id, ticket_id, organization_id, outbound, c
 SELECT '<ticket-' || number || '@' || %(domain)s || '>', id, organization_id, true, created_at
 FROM desk_ticket WHERE id <= %(tickets)s
 UNION ALL
-SELECT '<seeded-' || id || '@' || split_part(c.email, '@', 2) || '>', t.id, t.organization_id,
+SELECT '<seeded-' || t.id || '@' || split_part(c.email, '@', 2) || '>', t.id, t.organization_id,
     false, t.created_at
 FROM desk_ticket t JOIN tenancy_contact c ON c.id = t.requester_id
 WHERE t.id <= %(tickets)s AND t.source = 'email'
