@@ -17,9 +17,24 @@ adds to the desk's own work.
 
     .venv/bin/python bench/mail_ingest.py                       # SQLite and PostgreSQL, 600 each
     .venv/bin/python bench/mail_ingest.py --databases sqlite --messages 200   # a quick check
+    .venv/bin/python bench/mail_ingest.py --scale --postgres-url postgres://.../bench_mail_scale
 
-SQLite runs in a temporary folder; PostgreSQL in its own database (``bench_mail_ingest`` by
-default), created, migrated and dropped at the end.
+The quick run seeds 20 organisations and 100 tickets: SQLite in a temporary folder,
+PostgreSQL in its own database (``bench_mail_ingest`` by default), created, migrated and
+dropped at the end. ``--scale`` runs on PostgreSQL only, against the desk's benchmark data
+(:mod:`bench.desk_seed`: 1,000,000 tickets, about 5,000,000 replies, 50 organisations; smaller
+with ``--tickets``), loaded once and kept (the database is not dropped; a later run with the
+same size reuses it). To that data it adds what mail intake looks things up in, set-based:
+the acknowledgement's Message-ID of every ticket in ``desk_mailthread``, and for every ticket
+opened by email its stored message (``desk_inboundmail``) and that message's Message-ID, so
+the duplicate check, the per-sender count and the threading lookups run against tables of a
+real installation's size. Replies then answer a sample of the tickets still being worked on
+(among them a few with 120 replies), each sent by the ticket's requester; new requests come
+from the seeded contacts. Each run's Message-IDs carry the run's start time, so runs on the
+kept data never collide.
+
+Besides messages per second, it prints the worker's CPU time per message and the queries per
+message (by outcome), counted by a wrapper on the database connection.
 """
 
 from __future__ import annotations
@@ -42,19 +57,30 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/bench_mail_ingest"
+DEFAULT_SCALE_POSTGRES = "postgres://postgres@127.0.0.1:5432/bench_mail_scale"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TARGET = 50.0
 ORGS = 20
 CONTACTS_PER_ORG = 10
 SEEDED_TICKETS = 100
+# --scale: tickets being worked on that replies answer, and how many of them are long ones.
+SCALE_THREADS = 300
+SCALE_HEAVY_THREADS = 10
+WORKING_STATUSES = ("new", "open", "in_progress", "waiting_on_customer", "waiting_on_third_party")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/mail_ingest.py", description=__doc__)
     parser.add_argument("--messages", type=int, default=600, help="messages per database")
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--postgres-url", default=None, help="default: " + DEFAULT_POSTGRES)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scale", action="store_true", help="PostgreSQL only, against the desk's benchmark data"
+    )
+    parser.add_argument("--tickets", type=int, default=1_000_000, help="--scale: tickets")
+    parser.add_argument("--orgs", type=int, default=50, help="--scale: organisations")
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write results here (default bench/results/)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -63,7 +89,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     if not kinds or any(k not in ("sqlite", "postgres") for k in kinds):
         parser.error("--databases is a list of sqlite and postgres")
+    if args.scale:
+        kinds = ["postgres"]
+        if args.tickets < 1000:
+            parser.error("--tickets must be at least 1000")
     args.kinds = kinds
+    if args.postgres_url is None:
+        args.postgres_url = DEFAULT_SCALE_POSTGRES if args.scale else DEFAULT_POSTGRES
     url = urlsplit(args.postgres_url)
     if "postgres" in kinds and (url.hostname not in LOOPBACK or "bench" not in url.path):
         parser.error("--postgres-url must be on loopback and name a database with 'bench' in it")
@@ -93,16 +125,17 @@ def _mail(
 
 
 def build_messages(
-    count: int, seed: int, contacts: list[str], threads: list[tuple[str, str]]
+    count: int, seed: int, contacts: list[str], threads: list[tuple[str, str]], tag: str = ""
 ) -> list[bytes]:
-    """The mix described in the module docstring; ``threads`` are (thread id, reference)."""
+    """The mix described in the module docstring; ``threads`` are (thread id, reference);
+    ``tag`` goes into every Message-ID (a run on kept data)."""
     rng = random.Random(seed)
     messages: list[bytes] = []
     body = "Hello,\n\nthe printer on the second floor jams on every page since this morning.\n"
     for index in range(count):
         sender = rng.choice(contacts)
         draw = rng.random()
-        mid = f"<bench-{seed}-{index}@mail.example>"
+        mid = f"<bench-{seed}{tag}-{index}@mail.example>"
         if draw < 0.45:
             mail = _mail(sender, f"Printer problem {index}", mid, body * 3, {})
         elif draw < 0.80:
@@ -150,20 +183,13 @@ def _parse_only(raw: bytes) -> int:
     return size
 
 
-def child(args: argparse.Namespace) -> dict[str, Any]:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
+def _small_data() -> tuple[list[Any], list[tuple[str, str]], list[str], dict[str, Any]]:
+    """The quick run's data: (contacts, threads, thread senders, tickets by reference)."""
     from buttress.desk import mail as desk_mail
     from buttress.desk import services as desk
-    from buttress.desk.models import InboundMail, MailThread, Ticket
-    from buttress.desk.services.inbound import receive
+    from buttress.desk.models import MailThread
     from buttress.tenancy.models import Contact, Organization
 
-    call_command("migrate", interactive=False, verbosity=0)
     orgs = Organization.objects.bulk_create(
         Organization(name=f"Bench org {i}", slug=f"bench-{i}", email_domains=[f"org{i}.example"])
         for i in range(ORGS)
@@ -178,6 +204,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     # Replies thread into tickets of their sender's organisation: seed each thread for a
     # contact and let only that contact answer it.
     senders: list[str] = []
+    tickets: dict[str, Any] = {}
     for index in range(SEEDED_TICKETS):
         contact = contacts[index % len(contacts)]
         ticket = desk.create_ticket(
@@ -186,6 +213,123 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         MailThread.objects.remember(ticket, desk_mail.thread_id(ticket), outbound=True)
         threads.append((desk_mail.thread_id(ticket), ticket.reference))
         senders.append(contact.email)
+        tickets[ticket.reference] = ticket
+    return contacts, threads, senders, tickets
+
+
+MAIL_THREADS_SQL = """
+INSERT INTO desk_mailthread (message_id, ticket_id, organization_id, outbound, created_at)
+SELECT '<ticket-' || number || '@' || %(domain)s || '>', id, organization_id, true, created_at
+FROM desk_ticket WHERE id <= %(tickets)s
+UNION ALL
+SELECT '<seeded-' || t.id || '@' || split_part(c.email, '@', 2) || '>', t.id, t.organization_id,
+    false, t.created_at
+FROM desk_ticket t JOIN tenancy_contact c ON c.id = t.requester_id
+WHERE t.id <= %(tickets)s AND t.source = 'email'
+ON CONFLICT DO NOTHING
+"""
+
+INBOUND_MAIL_SQL = """
+INSERT INTO desk_inboundmail (message_id, received_at, source, mailbox_id, recipients, size,
+    sender, subject, status, reason, decision, organization_id, ticket_id, raw, attempts,
+    process_due_at, processed_at)
+SELECT mid, t.created_at, 'imap', NULL, '[]'::jsonb, octet_length(raw), c.email,
+    left(t.subject, 250), 'new_ticket', '', 'opened a new ticket', t.organization_id, t.id,
+    raw, 1, NULL, t.created_at
+FROM desk_ticket t JOIN tenancy_contact c ON c.id = t.requester_id
+CROSS JOIN LATERAL (
+    SELECT '<seeded-' || t.id || '@' || split_part(c.email, '@', 2) || '>' AS mid
+) m
+CROSS JOIN LATERAL (
+    SELECT convert_to('From: ' || c.email || E'\r\nTo: support@provider.example\r\nSubject: '
+        || t.subject || E'\r\nMessage-ID: ' || mid || E'\r\n\r\n' || t.description || E'\r\n',
+        'UTF8') AS raw
+) r
+WHERE t.id <= %(tickets)s AND t.source = 'email'
+ON CONFLICT DO NOTHING
+"""
+
+
+def _scale_data(
+    args: argparse.Namespace,
+) -> tuple[list[Any], list[tuple[str, str]], list[str], dict[str, Any], dict[str, int]]:
+    """The desk's benchmark data (loaded unless already there) with its mail tables filled;
+    (contacts, threads, thread senders, tickets by reference, table sizes)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from bench import desk_seed
+    from buttress.desk import mail as desk_mail
+    from buttress.desk.models import InboundMail, MailThread, Reply, Ticket
+    from buttress.tenancy.models import Contact, Organization
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    replies = 5 * args.tickets
+    bench_orgs = Organization.objects.filter(slug__startswith=desk_seed.ORG_SLUG_PREFIX).count()
+    seeded = (
+        bench_orgs == args.orgs
+        and Ticket.objects.filter(pk__lte=args.tickets).count() == args.tickets
+        and not Ticket.objects.filter(pk__lte=args.tickets, organization__isnull=True).exists()
+    )
+    if not seeded:
+        log(f"loading {args.tickets:,} tickets, ~{replies:,} replies in {args.orgs} orgs ...")
+        call_command("flush", interactive=False, verbosity=0)
+        desk_seed.seed(tickets=args.tickets, replies=replies, orgs=args.orgs, heavy=100, log=log)
+    if not MailThread.objects.filter(ticket_id=args.tickets, outbound=True).exists():
+        log("adding the mail tables: Message-IDs and stored messages ...")
+        started = time.perf_counter()
+        params = {"domain": desk_mail.domain(), "tickets": args.tickets}
+        with connection.cursor() as cursor:
+            cursor.execute(MAIL_THREADS_SQL, params)
+            cursor.execute(INBOUND_MAIL_SQL, params)
+            cursor.execute("VACUUM (ANALYZE) desk_mailthread, desk_inboundmail")
+        log(f"  mail tables: {time.perf_counter() - started:.1f}s")
+    contacts = list(
+        Contact.objects.filter(
+            organization__slug__startswith=desk_seed.ORG_SLUG_PREFIX
+        ).select_related("organization")
+    )
+    rng = random.Random(args.seed)
+    heavy = desk_seed.heavy_ticket_ids(args.tickets, 100)[:SCALE_HEAVY_THREADS]
+    candidates = sorted({rng.randint(1, args.tickets) for _ in range(SCALE_THREADS * 30)})
+    chosen = list(
+        Ticket.objects.filter(pk__in=candidates, status__in=WORKING_STATUSES)
+        .exclude(pk__in=heavy)
+        .select_related("requester", "organization")
+        .order_by("pk")[: SCALE_THREADS - len(heavy)]
+    )
+    chosen += list(Ticket.objects.filter(pk__in=heavy).select_related("requester", "organization"))
+    chosen = [t for t in chosen if t.requester is not None]
+    threads = [(desk_mail.thread_id(t), t.reference) for t in chosen]
+    senders = [t.requester.email for t in chosen if t.requester is not None]
+    sizes = {
+        "tickets": Ticket.objects.count(),
+        "replies": Reply.objects.count(),
+        "organizations": Organization.objects.count(),
+        "mail_threads": MailThread.objects.count(),
+        "inbound_mail": InboundMail.objects.count(),
+    }
+    return contacts, threads, senders, {t.reference: t for t in chosen}, sizes
+
+
+def child(args: argparse.Namespace) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from buttress.desk.models import InboundMail, Ticket
+    from buttress.desk.services.inbound import receive
+
+    call_command("migrate", interactive=False, verbosity=0)
+    sizes: dict[str, int] = {}
+    if args.scale:
+        contacts, threads, senders, tickets, sizes = _scale_data(args)
+    else:
+        contacts, threads, senders, tickets = _small_data()
     messages = _messages_for(args, contacts, threads, senders)
     total_bytes = sum(len(m) for m in messages)
 
@@ -196,28 +340,41 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     by_email = {c.email: c for c in contacts}
     by_thread = dict(threads)
-    tickets = {t.reference: t for t in Ticket.objects.all()}
     started = time.perf_counter()
     for raw in dict.fromkeys(messages):
         _desk_alone(raw, by_email, by_thread, tickets)
     desk_seconds = time.perf_counter() - started
     distinct = len(set(messages))
 
+    stored_before = InboundMail.objects.count()
     tickets_before = Ticket.objects.count()
+    queries = [0]
+
+    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    by_status: dict[str, list[int]] = {}
     cpu_started = time.process_time()
     started = time.perf_counter()
     statuses: dict[str, int] = {}
     duplicates = 0
-    for raw in messages:
-        outcome = receive(raw)
-        statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-        duplicates += outcome.duplicate
+    with connection.execute_wrapper(counted):
+        for raw in messages:
+            before = queries[0]
+            outcome = receive(raw)
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+            duplicates += outcome.duplicate
+            kind = "duplicate" if outcome.duplicate else outcome.status
+            by_status.setdefault(kind, []).append(queries[0] - before)
     ingest_seconds = time.perf_counter() - started
     ingest_cpu = time.process_time() - cpu_started
     unique = len(set(messages))
-    assert InboundMail.objects.count() == unique, "each distinct message is stored once"
+    assert InboundMail.objects.count() - stored_before == unique, "each message is stored once"
     return {
         "database": connection.vendor,
+        "data": "scale" if args.scale else "small",
+        "table_sizes": sizes,
         "messages": len(messages),
         "distinct": unique,
         "megabytes": round(total_bytes / 1048576, 1),
@@ -227,6 +384,11 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "ingest_seconds": round(ingest_seconds, 3),
         "ingest_per_second": round(len(messages) / ingest_seconds, 1),
         "ingest_per_cpu_second": round(len(messages) / ingest_cpu, 1),
+        "cpu_ms_per_message": round(1000 * ingest_cpu / len(messages), 2),
+        "queries_per_message": round(queries[0] / len(messages), 1),
+        "queries_by_outcome": {
+            kind: round(sum(counts) / len(counts), 1) for kind, counts in sorted(by_status.items())
+        },
         "parse_seconds": round(parse_seconds, 3),
         "parse_per_second": round(len(messages) / parse_seconds, 1),
         "ratio_parse_to_ingest": round(ingest_seconds / parse_seconds, 1),
@@ -288,7 +450,7 @@ def _messages_for(
 ) -> list[bytes]:
     """The mix, with every reply sent by the contact whose thread it answers."""
     rng = random.Random(args.seed)
-    raw = build_messages(args.messages, args.seed, [c.email for c in contacts], threads)
+    raw = build_messages(args.messages, args.seed, [c.email for c in contacts], threads, args.tag)
     fixed: list[bytes] = []
     owner = {thread_id: senders[i] for i, (thread_id, _) in enumerate(threads)}
     owner.update({ref: senders[i] for i, (_, ref) in enumerate(threads)})
@@ -323,38 +485,44 @@ def _run_child(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, A
             "PYTHONPATH": str(ROOT),
         }
     )
+    # The quick run makes and drops its database; --scale keeps the loaded data for the next.
+    fresh = kind == "postgres" and not args.scale
     if kind == "sqlite":
         env.pop("DATABASE_URL", None)
     else:
         env["DATABASE_URL"] = args.postgres_url
-        _postgres(args.postgres_url, create=True)
+        if fresh:
+            _postgres(args.postgres_url, create=True)
+        else:
+            _ensure_postgres(args.postgres_url)
     (folder / kind).mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        kind,
+        "--messages",
+        str(args.messages),
+        "--seed",
+        str(args.seed),
+        "--databases",
+        kind,
+        "--postgres-url",
+        args.postgres_url,
+    ]
+    if args.scale:
+        command += ["--scale", "--tickets", str(args.tickets), "--orgs", str(args.orgs)]
+        command.append("--tag=" + time.strftime("-%Y%m%dT%H%M%S"))
     try:
+        # The child's progress (stderr) shows as it goes; its result is its last stdout line.
         done = subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--child",
-                kind,
-                "--messages",
-                str(args.messages),
-                "--seed",
-                str(args.seed),
-                "--databases",
-                kind,
-                "--postgres-url",
-                args.postgres_url,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            command, env=env, stdout=subprocess.PIPE, stderr=None, text=True, check=False
         )
     finally:
-        if kind == "postgres":
+        if fresh:
             _postgres(args.postgres_url, create=False)
     if done.returncode != 0:
-        raise SystemExit(f"{kind} run failed:\n{done.stderr[-4000:]}")
+        raise SystemExit(f"{kind} run failed (exit {done.returncode}); its output is above")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -371,6 +539,17 @@ def _postgres(url: str, *, create: bool) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _ensure_postgres(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.child:
@@ -382,6 +561,7 @@ def main(argv: list[str]) -> int:
             results.append(_run_child(kind, args, Path(tmp)))
     rows = [
         ("database", "database"),
+        ("data", None),
         ("messages (distinct)", None),
         ("megabytes of mail", "megabytes"),
         ("tickets opened", "tickets_opened"),
@@ -390,6 +570,9 @@ def main(argv: list[str]) -> int:
         ("ingestion, one worker, msg/s", "ingest_per_second"),
         ("ingestion time, s", "ingest_seconds"),
         ("ingestion per CPU-second of the worker", "ingest_per_cpu_second"),
+        ("worker CPU per message, ms", "cpu_ms_per_message"),
+        ("queries per message", "queries_per_message"),
+        ("queries per message, by outcome", None),
         ("ratio ingestion time / parsing time", "ratio_parse_to_ingest"),
         ("baseline: the desk alone, msg/s", "desk_alone_per_second"),
         ("ratio ingestion time / desk alone", "ratio_desk_alone_to_ingest"),
@@ -400,12 +583,28 @@ def main(argv: list[str]) -> int:
         for result in results:
             if label.startswith("messages"):
                 values.append(f"{result['messages']} ({result['distinct']})")
+            elif label == "data":
+                sizes = result["table_sizes"]
+                values.append(
+                    f"{sizes['tickets']:,} tickets, {sizes['replies']:,} replies"
+                    if sizes
+                    else "small (20 orgs, 100 tickets)"
+                )
+            elif label.endswith("by outcome"):
+                values.append(
+                    ", ".join(f"{k} {v}" for k, v in result["queries_by_outcome"].items())
+                )
             elif label == "outcomes":
                 values.append(", ".join(f"{k} {v}" for k, v in sorted(result["statuses"].items())))
             else:
                 assert key is not None
                 values.append(str(result[key]))
-        print(f"{label:<40} " + " | ".join(f"{v:>24}" for v in values))
+        print(f"{label:<40} " + " | ".join(f"{v:>30}" for v in values))
+    for result in results:
+        if result["table_sizes"]:
+            print(
+                "table sizes: " + ", ".join(f"{k} {v:,}" for k, v in result["table_sizes"].items())
+            )
     out = (
         args.json
         or ROOT / "bench" / "results" / f"mail_ingest-{time.strftime('%Y%m%dT%H%M%S')}.json"

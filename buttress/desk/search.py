@@ -24,9 +24,19 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import BigIntegerField, F, FloatField, Value
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Exists,
+    F,
+    FloatField,
+    Q,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat, Substr
 
 from buttress.desk.models import Reply, Ticket, TicketQuerySet, TicketSearchDocument
 from buttress.lib.pagination import InvalidCursor, Page, decode_cursor, paginate
@@ -52,6 +62,7 @@ _STRIP_MARKS = {ord(MARK_START): None, ord(MARK_END): None}
 _WORD = re.compile(r"\w+")
 PUBLIC_COLUMNS = ("subject", "description", "public_text")
 STAFF_COLUMNS = (*PUBLIC_COLUMNS, "internal_text")
+DOCUMENT_TEXT = STAFF_COLUMNS
 # FTS5 bm25() column weights, in STAFF_COLUMNS order: a subject match counts most.
 FTS_WEIGHTS = "10.0, 4.0, 1.0, 1.0"
 
@@ -78,28 +89,79 @@ def index_ticket(ticket: Ticket) -> None:
         .values_list("body", "is_internal")
     ):
         (internal if is_internal else public).append(body)
-    TicketSearchDocument.objects.update_or_create(
-        ticket_id=ticket.pk,
-        defaults={
-            "organization_id": ticket.organization_id,
-            "subject": _clip(ticket.subject),
-            "description": _clip(ticket.description),
-            "public_text": _join(public),
-            "internal_text": _join(internal),
-            "indexed_at": now(),
-        },
+    # One INSERT ... ON CONFLICT DO UPDATE: no read of the old document, no savepoint.
+    TicketSearchDocument.objects.bulk_create(
+        [
+            TicketSearchDocument(
+                ticket_id=ticket.pk,
+                organization_id=ticket.organization_id,
+                subject=_clip(ticket.subject),
+                description=_clip(ticket.description),
+                public_text=_join(public),
+                internal_text=_join(internal),
+                indexed_at=now(),
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["ticket"],
+        update_fields=[*DOCUMENT_TEXT, "organization", "indexed_at"],
     )
+    _vectorise(ticket.pk)
+
+
+def _vectorise(ticket_id: int) -> None:
+    """PostgreSQL: fill the document's two vectors from its text columns."""
     if _is_postgresql():
         public_vector = (
             SearchVector("subject", weight="A", config=PG_CONFIG)
             + SearchVector("description", weight="B", config=PG_CONFIG)
             + SearchVector("public_text", weight="C", config=PG_CONFIG)
         )
-        TicketSearchDocument.objects.filter(pk=ticket.pk).update(
+        TicketSearchDocument.objects.filter(pk=ticket_id).update(
             public_vector=public_vector,
             staff_vector=public_vector
             + SearchVector("internal_text", weight="C", config=PG_CONFIG),
         )
+
+
+def index_reply(ticket: Ticket, reply: Reply) -> None:
+    """Add a new reply (or note) to the ticket's search document; call in the transaction
+    that created it.
+
+    The document ends up exactly as :func:`index_ticket` would write it, without reading
+    every earlier reply back: the reply's text is appended in the database to the part it
+    belongs to (with the separator when the part had a reply before, cut at
+    :data:`MAX_PART`). That holds only when the reply is the last of the conversation
+    order; otherwise, or without a document, the whole document is rewritten.
+    """
+    column = "internal_text" if reply.is_internal else "public_text"
+    earlier = Reply.objects.filter(ticket_id=ticket.pk, is_internal=reply.is_internal).exclude(
+        pk=reply.pk
+    )
+    later = Reply.objects.filter(ticket_id=ticket.pk).filter(
+        Q(created_at__gt=reply.created_at) | Q(created_at=reply.created_at, pk__gt=reply.pk)
+    )
+    separator = Case(When(Exists(earlier), then=Value("\n\n")), default=Value(""))
+    updated = (
+        TicketSearchDocument.objects.filter(pk=ticket.pk)
+        .filter(~Exists(later))
+        .update(
+            **{
+                column: Substr(
+                    Concat(
+                        F(column), separator, Value(_clip(reply.body)), output_field=TextField()
+                    ),
+                    1,
+                    MAX_PART,
+                )
+            },
+            indexed_at=now(),
+        )
+    )
+    if not updated:
+        index_ticket(ticket)
+        return
+    _vectorise(ticket.pk)
 
 
 def rebuild_index() -> int:

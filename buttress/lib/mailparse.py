@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 import nh3
 
@@ -32,8 +35,39 @@ AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Respo
 BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 
+class _RememberingRegistry(HeaderRegistry):
+    """The standard header registry, answering a header it has parsed before from memory.
+
+    Reading a message asks for the same headers again and again (``Content-Type`` on every
+    walk over the parts, ``From`` and ``Subject`` by several readers), and the standard
+    library parses the raw value afresh each time. Parsed headers are immutable strings, so
+    one parse per distinct (name, value) gives the same objects' worth.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parsed: OrderedDict[tuple[str, str], BaseHeader] = OrderedDict()
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if not isinstance(value, str):
+            return super().__call__(name, value)
+        key = (name, value)
+        found = self.parsed.get(key)
+        if found is None:
+            found = super().__call__(name, value)
+            self.parsed[key] = found
+            if len(self.parsed) > HEADER_MEMORY:
+                self.parsed.popitem(last=False)
+        return found
+
+
+HEADER_MEMORY = 2048
+REGISTRY = _RememberingRegistry()
+POLICY = policy.default.clone(header_factory=REGISTRY)
+
+
 def parse(raw: bytes) -> EmailMessage:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = BytesParser(policy=POLICY).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
 

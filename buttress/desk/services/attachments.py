@@ -56,7 +56,6 @@ def _digest(upload: UploadedFile[Any]) -> str:
     return sha.hexdigest()
 
 
-@transaction.atomic
 def attach(
     ticket: Ticket,
     files: Sequence[UploadedFile[Any]],
@@ -68,7 +67,20 @@ def attach(
     """Store ``files`` on the ticket (with ``reply`` if given; internal like a note)."""
     check_not_merged(ticket)
     if not files:
+        # Most mail has no attachment: no transaction (a savepoint and its release) for it.
         return []
+    return _store(ticket, files, actor=actor, reply=reply, internal=internal)
+
+
+@transaction.atomic
+def _store(
+    ticket: Ticket,
+    files: Sequence[UploadedFile[Any]],
+    *,
+    actor: User | None,
+    reply: Reply | None,
+    internal: bool,
+) -> list[Attachment]:
     if len(files) > MAX_FILES:
         raise ValidationError({"files": f"At most {MAX_FILES} files at once."})
     limit = max_bytes()

@@ -12,7 +12,7 @@ from django.db import transaction
 from buttress.accounts.models import STAFF_ROLES
 from buttress.audit import services as audit
 from buttress.desk.models import Activity, EventKind, Reply, Status, Ticket, TimeEntry
-from buttress.desk.search import index_ticket
+from buttress.desk.search import index_reply
 from buttress.desk.services.tickets import transition
 from buttress.desk.services.timeline import check_not_merged, record_event, touch
 from buttress.desk.tasks import send_reply
@@ -109,7 +109,7 @@ def add_reply(
         reply, actor=actor, organization=ticket.organization, fields=("ticket", "is_internal")
     )
     touch(ticket, at)
-    index_ticket(ticket)
+    index_reply(ticket, reply)
     if not internal:
         signal = clocks.Signal.AGENT_REPLY if by_staff else clocks.Signal.CUSTOMER_REPLY
         clocks.sync(ticket, at=at, signal=signal)

@@ -487,6 +487,11 @@ def _follow_merges(ticket: Ticket) -> Ticket:
     return ticket
 
 
+def _ticket_numbered(number: int) -> Ticket | None:
+    # With its organisation: the reply's audit entry and the decision name it.
+    return Ticket.objects.select_related("organization").filter(number=number).first()
+
+
 def _thread(
     message: Message,
     subject: str,
@@ -513,14 +518,16 @@ def _thread(
     if ids:
         known = {
             t.message_id: t.ticket
-            for t in MailThread.objects.select_related("ticket").filter(message_id__in=ids[:100])
+            for t in MailThread.objects.select_related("ticket__organization").filter(
+                message_id__in=ids[:100]
+            )
         }
         for mid in ids:
             ticket = known.get(mid)
             if ticket is None:
                 root = THREAD_RE.fullmatch(mid)
                 if root is not None and root.group(2) == desk_mail.domain():
-                    ticket = Ticket.objects.filter(number=int(root.group(1))).first()
+                    ticket = _ticket_numbered(int(root.group(1)))
             found = accept(ticket, f"In-Reply-To/References names {mid}")
             if found is not None:
                 return found
@@ -528,13 +535,13 @@ def _thread(
             decision.note("no In-Reply-To/References Message-ID belongs to a ticket")
     for tag in REFERENCE_RE.findall(subject):
         found = accept(
-            Ticket.objects.filter(number=int(tag)).first(),
+            _ticket_numbered(int(tag)),
             f"the subject carries [{REFERENCE_PREFIX}{tag}]",
         )
         if found is not None:
             return found
     for number, signature in desk_mail.tokens_in(addresses):
-        ticket = Ticket.objects.filter(number=number).first()
+        ticket = _ticket_numbered(number)
         if ticket is None or not desk_mail.signature_valid(
             number, ticket.organization_id, signature
         ):

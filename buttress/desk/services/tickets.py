@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from buttress.accounts.models import STAFF_ROLES, Role, Team, User
@@ -56,6 +56,7 @@ TICKET_FIELDS = (
     "known_error",
     "watchers",
 )
+UNWATCHED_TICKET_FIELDS = tuple(f for f in TICKET_FIELDS if f != "watchers")
 EDITABLE_FIELDS = frozenset(TICKET_FIELDS) - {"priority"}
 ASSIGNMENT_FIELDS = frozenset({"team", "assignee"})
 # Tickets raised by machines: their requester (if any) is not mailed an acknowledgement.
@@ -73,14 +74,20 @@ def next_number() -> int:
     The UPDATE locks the counter row until that transaction ends, so two concurrent creates
     are serialised on it and never share a number (SQLite serialises all writers anyway).
     """
-    if not TicketCounter.objects.filter(pk=1).update(last=F("last") + 1):
-        try:
-            with transaction.atomic():
-                TicketCounter.objects.create(pk=1, last=FIRST_NUMBER)
-            return FIRST_NUMBER
-        except IntegrityError:
-            # Another transaction created the row first; take the next number after it.
-            TicketCounter.objects.filter(pk=1).update(last=F("last") + 1)
+    table = connection.ops.quote_name(TicketCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        # One statement that counts and answers (both databases have RETURNING).
+        cursor.execute(f"UPDATE {table} SET last = last + 1 WHERE id = 1 RETURNING last")  # noqa: S608
+        row = cursor.fetchone()
+    if row is not None:
+        return int(row[0])
+    try:
+        with transaction.atomic():
+            TicketCounter.objects.create(pk=1, last=FIRST_NUMBER)
+        return FIRST_NUMBER
+    except IntegrityError:
+        # Another transaction created the row first; take the next number after it.
+        TicketCounter.objects.filter(pk=1).update(last=F("last") + 1)
     return TicketCounter.objects.values_list("last", flat=True).get(pk=1)
 
 
@@ -205,7 +212,9 @@ def create_ticket(
     if asset_list:
         ticket.assets.set(asset_list)
     index_ticket(ticket)
-    audit.record_create(ticket, actor=actor, organization=organization, fields=TICKET_FIELDS)
+    # A create entry leaves out empty fields: without watchers, none are read back.
+    audited = TICKET_FIELDS if watcher_list else UNWATCHED_TICKET_FIELDS
+    audit.record_create(ticket, actor=actor, organization=organization, fields=audited)
     record_event(
         ticket,
         EventKind.CREATED,

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -6,6 +8,7 @@ from buttress.desk import services
 from buttress.desk.access import tickets_for
 from buttress.desk.models import Ticket, TicketSearchDocument
 from buttress.desk.search import (
+    MAX_PART,
     SEARCH_ORDER,
     fts5_query,
     index_ticket,
@@ -170,3 +173,51 @@ def test_text_without_words_finds_nothing_and_still_orders(org, agent):
     found = search_tickets(Ticket.objects.all(), " !!! ", include_internal=True)
 
     assert paginate(found, order=SEARCH_ORDER).items == []
+
+
+def _document(ticket):
+    return TicketSearchDocument.objects.values(
+        "subject", "description", "public_text", "internal_text", "public_vector", "staff_vector"
+    ).get(pk=ticket.pk)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    replies=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.text(alphabet="ab \ue000\ue001", min_size=1, max_size=40),
+            st.integers(min_value=-3, max_value=3),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_each_reply_leaves_the_document_as_a_full_rewrite_would(org, agent, replies):
+    # Replies and notes in any mix, some dated before earlier ones: the document kept up
+    # reply by reply is the one index_ticket writes from scratch.
+    ticket = _ticket(org, agent, description="Toner")
+    start = ticket.created_at
+    for internal, body, minutes in replies:
+        if body.strip():
+            at = start + timedelta(minutes=10 + minutes)
+            services.add_reply(ticket, actor=agent, body=body, internal=internal, at=at)
+    kept = _document(ticket)
+
+    index_ticket(ticket)
+
+    assert _document(ticket) == kept
+
+
+def test_a_long_conversation_is_cut_as_a_full_rewrite_would(org, agent):
+    ticket = _ticket(org, agent)
+    for _ in range(3):
+        services.add_reply(ticket, actor=agent, body="word " * 15_000)
+    kept = _document(ticket)
+
+    index_ticket(ticket)
+
+    assert len(kept["public_text"]) == MAX_PART
+    assert _document(ticket) == kept

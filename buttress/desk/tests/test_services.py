@@ -139,6 +139,20 @@ def test_create_records_event_and_audit(org, agent):
     assert entry.changes["subject"] == [None, "Printer on fire"]
 
 
+def test_create_audit_names_the_watchers_given(org, agent):
+    ticket = _ticket(org, agent, watchers=[agent])
+
+    entry = AuditEntry.objects.get(object_type="desk.ticket", object_id=str(ticket.pk))
+    assert entry.changes["watchers"] == [None, [str(agent)]]
+
+
+def test_create_audit_without_watchers_has_no_watchers_change(org, agent):
+    ticket = _ticket(org, agent)
+
+    entry = AuditEntry.objects.get(object_type="desk.ticket", object_id=str(ticket.pk))
+    assert "watchers" not in entry.changes
+
+
 def test_requester_of_another_organisation_is_refused(org, other_org, agent):
     foreign = ContactFactory.create(organization=other_org)
 
