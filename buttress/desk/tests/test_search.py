@@ -176,8 +176,8 @@ def test_only_the_newest_matches_are_ranked_when_more_match(org, agent, monkeypa
     from buttress.desk import search
 
     oldest = _ticket(org, agent, subject="Printer printer printer jammed")
-    middle = _ticket(org, agent, description="The printer is slow")
-    newest = _ticket(org, agent, description="A printer again")
+    middle = _ticket(org, agent, subject="Slow", description="The printer is slow")
+    newest = _ticket(org, agent, subject="Again", description="A printer again")
     monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
 
     found = _found(agent, "printer")
@@ -193,7 +193,7 @@ def test_all_matches_are_ranked_up_to_the_limit(org, agent, monkeypatch):
     from buttress.desk import search
 
     first = _ticket(org, agent, subject="Printer jammed")
-    second = _ticket(org, agent, description="The printer is slow")
+    second = _ticket(org, agent, subject="Slow", description="The printer is slow")
     _ticket(org, agent, subject="Unrelated")
     monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
 
@@ -201,7 +201,9 @@ def test_all_matches_are_ranked_up_to_the_limit(org, agent, monkeypatch):
     assert not search.more_than_ranked(tickets_for(agent), "printer", include_internal=True)
 
 
-def test_the_newest_matches_are_those_the_user_may_see(org, other_org, agent, org_admin, monkeypatch):
+def test_the_newest_matches_are_those_the_user_may_see(
+    org, other_org, agent, org_admin, monkeypatch
+):
     from buttress.desk import search
 
     mine = [_ticket(org, agent, subject=f"Printer {n}") for n in range(2)]
