@@ -20,6 +20,7 @@ from buttress.web.forms import (
     MultipleFileField,
     strip_nul,
 )
+from buttress.web.widgets import FastSelect
 
 OPEN = "open_any"  # the status meta-filter: anything not resolved or closed
 ME = "me"
@@ -235,8 +236,12 @@ class TicketFieldsForm(Form):
     impact = forms.ChoiceField(label="Impact", choices=Level.choices)
     urgency = forms.ChoiceField(label="Urgency", choices=Level.choices)
     category = forms.CharField(label="Category", max_length=120, required=False)
-    team = forms.ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
-    assignee = UserChoiceField(label="Assignee", queryset=User.objects.none(), required=False)
+    team = forms.ModelChoiceField(
+        label="Team", queryset=Team.objects.none(), required=False, widget=FastSelect
+    )
+    assignee = UserChoiceField(
+        label="Assignee", queryset=User.objects.none(), required=False, widget=FastSelect
+    )
     tags = forms.CharField(
         label="Tags", max_length=2000, required=False, help_text="Separated by commas."
     )
@@ -259,7 +264,7 @@ class TicketFieldsForm(Form):
 
 class AssetLinkForm(Form):
     asset: forms.ModelChoiceField[Asset] = forms.ModelChoiceField(
-        label="Asset", queryset=Asset.objects.none()
+        label="Asset", queryset=Asset.objects.none(), widget=FastSelect
     )
 
     def __init__(self, *args: Any, assets: QuerySet[Asset], **kwargs: Any) -> None:
@@ -330,7 +335,10 @@ class TicketCreateForm(Form):
 
 class MacroApplyForm(Form):
     macro: forms.ModelChoiceField[Macro] = forms.ModelChoiceField(
-        label="Macro", queryset=Macro.objects.none(), empty_label="Choose a macro"
+        label="Macro",
+        queryset=Macro.objects.none(),
+        empty_label="Choose a macro",
+        widget=FastSelect,
     )
 
     def __init__(self, *args: Any, macros: QuerySet[Macro], **kwargs: Any) -> None:

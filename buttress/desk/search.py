@@ -52,6 +52,10 @@ MAX_QUERY = 1_000
 MAX_TERMS = 32
 # Ranks are scaled to integers so that a cursor compares them exactly.
 RANK_SCALE = 1_000_000.0
+# Ranking reads each match's document, so a word found in a large share of all tickets would
+# cost a read of most of the table. Only the newest matches, up to this many, are ranked: a
+# search that matches more shows the best of the newest (see docs/service-desk.md, Search).
+SEARCH_CANDIDATES = 1_000
 # The order of search results, for keyset pagination: best first, then newest.
 SEARCH_ORDER = ("-search_rank", "-id")
 SNIPPET_WORDS = 16
@@ -214,14 +218,50 @@ def _nothing(queryset: TicketQuerySet) -> TicketQuerySet:
     return queryset.none().annotate(search_rank=rank).order_by(*SEARCH_ORDER)
 
 
+def matching(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> TicketQuerySet:
+    """Every ticket of ``queryset`` that matches ``text``, unranked and in no order (for
+    counting; a list of results is :func:`search_tickets`)."""
+    if _is_postgresql():
+        if not clean_query(text):
+            return queryset.none()
+        vector = (
+            "search_document__staff_vector"
+            if include_internal
+            else "search_document__public_vector"
+        )
+        return queryset.filter(**{vector: _pg_query(text)})
+    match = fts5_query(text, include_internal=include_internal)
+    if match is None:
+        return queryset.none()
+    matched = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+    # The SQL is constant; the user's text is a bound parameter, already quoted for FTS5.
+    return queryset.filter(pk__in=RawSQL(matched, [match]))  # noqa: S611
+
+
+def _candidates(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> Any:
+    """The ids of the newest :data:`SEARCH_CANDIDATES` matches, as a subquery: walked newest
+    first (by the primary key, or from the GIN index for a rare word) and stopped there."""
+    found = matching(queryset, text, include_internal=include_internal)
+    return found.order_by("-pk").values("pk")[:SEARCH_CANDIDATES]
+
+
+def more_than_ranked(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> bool:
+    """Whether more tickets match than :func:`search_tickets` ranks (the newest
+    :data:`SEARCH_CANDIDATES`); a walk that stops one past that many, never a full count."""
+    found = matching(queryset, text, include_internal=include_internal)
+    return found.order_by("-pk")[SEARCH_CANDIDATES : SEARCH_CANDIDATES + 1].exists()
+
+
 def search_tickets(
     queryset: TicketQuerySet, text: str, *, include_internal: bool
 ) -> TicketQuerySet:
-    """The tickets of ``queryset`` that match ``text``, best first (:data:`SEARCH_ORDER`).
+    """The tickets of ``queryset`` that match ``text``, best first (:data:`SEARCH_ORDER`),
+    ranked among the newest :data:`SEARCH_CANDIDATES` matches only.
 
     Each carries ``search_rank``, an integer (higher is better) for keyset pagination.
     ``include_internal`` lets internal notes match: provider staff only.
     """
+    candidates = _candidates(queryset, text, include_internal=include_internal)
     if _is_postgresql():
         if not clean_query(text):
             return _nothing(queryset)
@@ -233,7 +273,7 @@ def search_tickets(
         )
         rank = SearchRank(F(vector), query) * Value(RANK_SCALE, output_field=FloatField())
         return (
-            queryset.filter(**{vector: query})
+            queryset.filter(pk__in=candidates)
             .annotate(search_rank=Cast(rank, BigIntegerField()))
             .order_by(*SEARCH_ORDER)
         )
@@ -245,10 +285,9 @@ def search_tickets(
         f"SELECT CAST(-bm25({FTS_TABLE}, {FTS_WEIGHTS}) * {RANK_SCALE} AS INTEGER) "  # noqa: S608
         f'FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid = "{table}"."id"'
     )
-    matching = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
     # The SQL is constant; the user's text is a bound parameter, already quoted for FTS5.
     return (
-        queryset.filter(pk__in=RawSQL(matching, [match]))  # noqa: S611
+        queryset.filter(pk__in=candidates)
         .annotate(search_rank=RawSQL(rank_sql, [match], output_field=BigIntegerField()))  # noqa: S611
         .order_by(*SEARCH_ORDER)
     )

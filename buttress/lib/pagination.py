@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.lookups import Lookup
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -71,8 +73,14 @@ def decode_cursor(cursor: str, *, width: int) -> tuple[list[Any], bool]:
     return values, bool(payload.get("b"))
 
 
-def _after(order: Sequence[str], values: Sequence[Any], *, reverse: bool) -> Q:
+def _after(order: Sequence[str], values: Sequence[Any], *, reverse: bool) -> Q | Lookup[Any]:
     """Rows strictly after ``values`` in ``order`` (or before, when ``reverse``)."""
+    if len(order) > 1 and len({field.startswith("-") for field in order}) == 1:
+        # One direction: a row comparison, ``(a, b) > (x, y)``, which the database reads as
+        # the start of a range of an index in this order, and stops after one page.
+        descending = order[0].startswith("-") != reverse
+        lookup = TupleLessThan if descending else TupleGreaterThan
+        return lookup(Tuple(*(F(field.lstrip("-")) for field in order)), tuple(values))
     condition = Q()
     for i, field in enumerate(order):
         name = field.lstrip("-")

@@ -457,3 +457,33 @@ def test_staff_transition_with_a_comment_sends_a_public_reply(as_agent, ticket):
     assert response.json()["status"] == "resolved"
     reply = ticket.replies.get()
     assert (reply.body, reply.is_internal) == ("Fixed the relay", False)
+
+
+def test_detail_lists_every_kind_of_link_in_constant_queries(as_agent, agent, org, ticket):
+    bare = services.create_ticket(org, actor=agent, subject="bare")
+    as_agent.get(f"/tickets/{bare.pk}")  # the token's first use of the minute writes last_used_at
+    with CaptureQueriesContext(connection) as few:
+        assert as_agent.get(f"/tickets/{bare.pk}").status_code == 200
+    problem = services.create_ticket(org, actor=agent, subject="problem", type="problem")
+    other = services.create_ticket(org, actor=agent, subject="other")
+    child = services.create_ticket(org, actor=agent, subject="child")
+    assets = [AssetFactory.create(organization=org) for _ in range(2)]
+    services.update_ticket(ticket, actor=agent, watchers=[agent])
+    for asset in assets:
+        services.link_asset(ticket, asset, actor=agent)
+    services.relate(ticket, other, actor=agent)
+    services.link_incident(problem, ticket, actor=agent)
+    services.set_parent(child, ticket, actor=agent)
+
+    with CaptureQueriesContext(connection) as many:
+        body = as_agent.get(f"/tickets/{ticket.pk}").json()
+
+    assert body["watchers"] == [agent.pk]
+    assert body["assets"] == sorted(a.pk for a in assets)
+    assert body["related"] == [other.pk]
+    assert body["problems"] == [problem.pk]
+    assert body["incidents"] == []
+    assert body["children"] == [child.pk]
+    assert as_agent.get(f"/tickets/{problem.pk}").json()["incidents"] == [ticket.pk]
+    assert as_agent.get(f"/tickets/{other.pk}").json()["related"] == [ticket.pk]
+    assert len(many) == len(few)

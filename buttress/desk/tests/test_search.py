@@ -221,3 +221,46 @@ def test_a_long_conversation_is_cut_as_a_full_rewrite_would(org, agent):
 
     assert len(kept["public_text"]) == MAX_PART
     assert _document(ticket) == kept
+
+
+def test_only_the_newest_matches_are_ranked_when_more_match(org, agent, monkeypatch):
+    from buttress.desk import search
+
+    oldest = _ticket(org, agent, subject="Printer printer printer jammed")
+    middle = _ticket(org, agent, subject="Slow", description="The printer is slow")
+    newest = _ticket(org, agent, subject="Again", description="A printer again")
+    monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
+
+    found = _found(agent, "printer")
+
+    # The oldest ticket would rank first (its subject matches) but is past the newest two.
+    assert set(found) == {middle, newest}
+    assert search.more_than_ranked(tickets_for(agent), "printer", include_internal=True)
+    assert search.matching(tickets_for(agent), "printer", include_internal=True).count() == 3
+    assert oldest not in found
+
+
+def test_all_matches_are_ranked_up_to_the_limit(org, agent, monkeypatch):
+    from buttress.desk import search
+
+    first = _ticket(org, agent, subject="Printer jammed")
+    second = _ticket(org, agent, subject="Slow", description="The printer is slow")
+    _ticket(org, agent, subject="Unrelated")
+    monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
+
+    assert _found(agent, "printer") == [first, second]
+    assert not search.more_than_ranked(tickets_for(agent), "printer", include_internal=True)
+
+
+def test_the_newest_matches_are_those_the_user_may_see(
+    org, other_org, agent, org_admin, monkeypatch
+):
+    from buttress.desk import search
+
+    mine = [_ticket(org, agent, subject=f"Printer {n}") for n in range(2)]
+    for n in range(3):
+        _ticket(other_org, agent, subject=f"Printer elsewhere {n}")
+    monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
+
+    # Newer matches of another organisation never take the places of the user's own.
+    assert set(_found(org_admin, "printer")) == set(mine)

@@ -186,3 +186,29 @@ def test_queue_search_query_count_does_not_grow_with_the_page(client: Client, ag
 
     assert len(response.context["page"].items) == 16
     assert len(many) == len(one)
+
+
+def test_queue_says_when_more_tickets_match_than_are_ranked(
+    client: Client, agent, org, monkeypatch
+):
+    from buttress.desk import search
+
+    for n in range(3):
+        _ticket(org, f"Scanner offline {n}")
+    monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
+    client.force_login(agent)
+
+    response = _search(client, "scanner")
+
+    assert len(response.context["page"].items) == 2
+    assert b"data-ranked-limit" in response.content
+    assert b"best of the newest 2" in response.content
+
+
+def test_queue_says_nothing_of_a_limit_when_every_match_is_ranked(client: Client, agent, org):
+    _ticket(org, "Scanner offline")
+    client.force_login(agent)
+
+    response = _search(client, "scanner")
+
+    assert b"data-ranked-limit" not in response.content

@@ -302,3 +302,39 @@ def test_action_endpoints_answer_only_post(client: Client, agent, ticket):
 
     assert client.get(_url("reply", ticket)).status_code == 405
     assert client.post(_url("detail", ticket)).status_code == 405
+
+
+def test_ticket_page_query_count_does_not_grow_with_the_timeline(
+    client: Client, agent, org, ticket
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    team = TeamFactory.create()
+    services.add_reply(ticket, actor=agent, body="First")
+    services.update_ticket(ticket, actor=agent, team=team, assignee=agent)
+    client.force_login(agent)
+    client.get(_url("detail", ticket))
+    with CaptureQueriesContext(connection) as short:
+        client.get(_url("detail", ticket))
+    for n in range(20):
+        services.add_reply(ticket, actor=agent, body=f"Reply {n}", internal=n % 3 == 0)
+        services.update_ticket(ticket, actor=agent, assignee=None if n % 2 else agent)
+
+    with CaptureQueriesContext(connection) as long:
+        response = client.get(_url("detail", ticket))
+
+    assert response.content.decode().count('class="timeline__item') == len(
+        response.context["timeline"]
+    )
+    assert len(long) == len(short)
+
+
+def test_timeline_entries_are_escaped_and_keep_line_breaks(client: Client, agent, ticket):
+    services.add_reply(ticket, actor=agent, body="<script>alert(1)</script>\nsecond line")
+    client.force_login(agent)
+
+    html = client.get(_url("detail", ticket)).content.decode()
+
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;<br>second line" in html

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, Query
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from buttress.accounts.models import Role, Team
 from buttress.desk import search, services
@@ -38,8 +39,10 @@ from buttress.desk.forms import (
 )
 from buttress.desk.models import DONE_STATUSES, Ticket, TicketQuerySet
 from buttress.desk.services import saved_views
+from buttress.desk.views import render as html
 from buttress.desk.views.common import workspace_user
 from buttress.lib.pagination import InvalidCursor, Page, paginate
+from buttress.lib.timeutil import now
 from buttress.tenancy.access import organizations_for
 from buttress.web.htmx import is_htmx, vary_on_htmx
 from buttress.web.orgfilter import selected_organization
@@ -139,6 +142,17 @@ def _page(
     return paginate(_rows(tickets), order=order, cursor=cursor, limit=PAGE_SIZE)
 
 
+def _bulk_options(bulk: BulkForm) -> dict[str, SafeString]:
+    """The ``<option>`` elements of the bulk bar's selects, each list walked once."""
+    return {
+        name: html.options(
+            cast("Iterable[tuple[Any, Any]]", getattr(bulk.fields[name], "choices", ())),
+            skip_empty=name in {"assignee", "team"},
+        )
+        for name in ("action", "assignee", "status", "team")
+    }
+
+
 def _attach_snippets(tickets: list[Ticket], words: str, *, include_internal: bool) -> None:
     shown = search.snippets(
         [ticket.pk for ticket in tickets], words, include_internal=include_internal
@@ -154,6 +168,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     form, tickets, query, words, shown = _filters(request, user)
     order = ORDERS.get(form.cleaned_data.get("sort") or "updated", ORDERS["updated"])
     internal = sees_internal(user)
+    tickets_filtered = tickets
     if words:
         # Relevance replaces the chosen sort while searching: the best match comes first.
         tickets = search.search_tickets(tickets, words, include_internal=internal)
@@ -162,9 +177,20 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     except InvalidCursor:
         messages.warning(request, "That page link is no longer valid; showing the first page.")
         page = _page(tickets, order, None, searching=bool(words))
+    # Said on the first page of a search: later pages continue the same ranked set.
+    capped = bool(
+        words
+        and not request.GET.get("cursor")
+        and search.more_than_ranked(tickets_filtered, words, include_internal=internal)
+    )
     if words:
         _attach_snippets(page.items, words, include_internal=internal)
     can_work = can(user, DeskCapability.WORK)
+    show_org = not form.cleaned_data.get("org")
+    bulk = (
+        # The bulk form shows the lists the filter form read (once per page).
+        BulkForm(initial={"next": f"?{query.urlencode()}"}, shown=shown) if can_work else None
+    )
     context: dict[str, Any] = {
         "form": form,
         "page": page,
@@ -173,13 +199,15 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             (view, urlencode(view.query)) for view in views_for(user).select_related("owner")
         ],
         "can_share": user.role == Role.ADMIN,
-        "show_org": not form.cleaned_data.get("org"),
+        "show_org": show_org,
         "searching": bool(words),
+        "ranked_limit": search.SEARCH_CANDIDATES if capped else None,
         "can_work": can_work,
-        # The bulk form shows the lists the filter form read (once per page).
-        "bulk": BulkForm(initial={"next": f"?{query.urlencode()}"}, shown=shown)
-        if can_work
-        else None,
+        "bulk": bulk,
+        "bulk_options": _bulk_options(bulk) if bulk is not None else None,
+        "rows": html.queue_rows(
+            page.items, show_org=show_org, selectable=bulk is not None, now=now()
+        ),
         "htmx": is_htmx(request),
     }
     template = "desk/list.html#results" if is_htmx(request) else "desk/list.html"

@@ -50,6 +50,7 @@ from buttress.desk.models import (
 )
 from buttress.desk.services import attachments, macros
 from buttress.desk.services.tickets import allowed_transitions
+from buttress.desk.views import render as html
 from buttress.desk.views.common import ticket_for_request
 from buttress.sla import clocks
 from buttress.tenancy.access import Capability
@@ -192,12 +193,14 @@ def _context(
     time_entries = list(
         TimeEntry.objects.filter(ticket=ticket).select_related("user").order_by("date", "id")
     )
+    timeline = _timeline(user, ticket)
     context: dict[str, Any] = {
         "ticket": ticket,
         "clocks": [
             clocks.clock_view(clock) for clock in clocks.current_clocks([ticket]).get(ticket.pk, [])
         ],
-        "timeline": _timeline(user, ticket),
+        "timeline": timeline,
+        "timeline_html": html.timeline_entries(timeline),
         "transitions": [(s, STATUS_LABELS[s]) for s in allowed_transitions(ticket)],
         "can_work": can_work,
         "linked_assets": _linked_assets(user, ticket),

@@ -188,6 +188,7 @@ def objects_of(org: Organization) -> dict[str, Callable[[], Any]]:
         "desk:pk": lambda: ticket.pk,
         "portal:pk": lambda: ticket.pk,
         "slug": lambda: org.slug,
+        "org_id": lambda: org.pk,
         "pk": lambda: web.pk,
         "site_id": lambda: site.pk,
         "contact_id": lambda: contact.pk,
