@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from buttress.audit import services as audit
 from buttress.lib.timeutil import now
+from buttress.monitoring import incidents
 from buttress.monitoring.models import (
     Monitor,
     MonitorKind,
@@ -422,10 +423,13 @@ def evaluate(monitor: Monitor, *, at: datetime) -> Monitor:
 
     Each change is recorded at the instant it happened, even when the call comes later (a
     busy worker): a monitor found two periods late gets its ``late`` and its ``down`` rows.
-    Call with the row locked (inside :func:`buttress.scheduler.claims.holding`); it always
-    sets ``heartbeat_due_at`` to the next transition or clears it.
+    Going down goes through :func:`buttress.monitoring.incidents.status_changed` as a
+    checked monitor's does (unreachable instead while a parent is down). Call with the row
+    locked (inside :func:`buttress.scheduler.claims.holding`); it always sets
+    ``heartbeat_due_at`` to the next transition or clears it.
     """
     previous = monitor.status
+    fell: tuple[str, datetime, str] | None = None
     for _ in range(len(MonitorStatus.values)):
         moment = monitor.next_transition(monitor.status)
         if moment is None or moment > at:
@@ -433,13 +437,33 @@ def evaluate(monitor: Monitor, *, at: datetime) -> Monitor:
         new = monitor.status_at(moment)
         if new == monitor.status:
             break
-        _record_state(monitor, new, at=moment, reason=_lateness_reason(monitor, new, moment))
-    monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
+        before = monitor.status
+        new, reason = _unless_parent_down(monitor, new, _lateness_reason(monitor, new, moment))
+        _record_state(monitor, new, at=moment, reason=reason)
+        if new in {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}:
+            fell = (before, moment, reason)
+            break
+    due = monitor.next_transition(monitor.status)
+    # An unreachable job judged already waits for its next ping rather than the same timer.
+    monitor.heartbeat_due_at = None if fell is not None and due is not None and due <= at else due
     fields = ["heartbeat_due_at"]
     if monitor.status != previous:
         fields += ["status", "updated_at"]
     monitor.save(update_fields=fields)
+    if fell is not None:
+        before, moment, reason = fell
+        incidents.status_changed(monitor, previous=before, at=moment, message=reason, reason=reason)
     return monitor
+
+
+def _unless_parent_down(monitor: Monitor, status: str, reason: str) -> tuple[str, str]:
+    """A heartbeat going down whose parent monitor or asset is down is unreachable instead."""
+    if status != MonitorStatus.DOWN:
+        return status, reason
+    parent = incidents.parent_down(monitor)
+    if parent:
+        return MonitorStatus.UNREACHABLE, f"{parent} is down"
+    return status, reason
 
 
 def _lateness_reason(monitor: Monitor, new: str, moment: datetime) -> str:
@@ -516,7 +540,9 @@ def record_ping(monitor: Monitor, request: PingRequest, *, at: datetime) -> Ping
 
     Call inside a transaction with the monitor's row locked. A success (or exit status 0)
     makes the monitor up and resumes a paused one; a failure (or exit status 1-255) makes it
-    down at once; ``start`` marks the job running (down if it has not ended ``grace`` later);
+    down at once (unreachable while a parent is down), and a change of status goes through
+    :func:`buttress.monitoring.incidents.status_changed` like a checked monitor's; ``start``
+    marks the job running (down if it has not ended ``grace`` later);
     ``log`` only stores the ping.
     """
     ends_run = request.kind in {PingKind.SUCCESS, PingKind.FAIL, PingKind.EXIT}
@@ -550,16 +576,24 @@ def record_ping(monitor: Monitor, request: PingRequest, *, at: datetime) -> Ping
             monitor.last_start_at = None
             monitor.last_start_rid = None
             fields += ["last_start_at", "last_start_rid"]
+    previous = monitor.status
     if status is not None:
         if monitor.is_paused:
             monitor.is_paused = False
             fields.append("is_paused")
+        if status != previous:
+            status, reason = _unless_parent_down(monitor, status, reason)
         _record_state(monitor, status, at=at, reason=reason)
         fields.append("status")
     if request.kind != PingKind.LOG:
         monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
         fields.append("heartbeat_due_at")
     monitor.save(update_fields=fields)
+    if status is not None and status != previous:
+        # Only a change does more than the ping: a repeated failure of a job already down
+        # adds nothing, so a busy job's pings stay cheap.
+        message = _body_text(request.body)[:200].strip() or reason
+        incidents.status_changed(monitor, previous=previous, at=at, message=message, reason=reason)
     if monitor.n_pings % PRUNE_EVERY == 0:
         Ping.objects.filter(monitor=monitor, n__lte=monitor.n_pings - pings_kept()).delete()
     return ping
