@@ -112,7 +112,8 @@ def _locked(organization: Organization) -> Integration:
     group)."""
     integration = monitoring_integration(organization)
     return (
-        Integration.objects.select_for_update(no_key=True)
+        # Only the integration's row: the policy is an outer join, which cannot be locked.
+        Integration.objects.select_for_update(no_key=True, of=("self",))
         .select_related("organization", "escalation_policy")
         .get(pk=integration.pk)
     )
