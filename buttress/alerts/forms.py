@@ -10,14 +10,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 
 from buttress.alerts.models import IntegrationKind
+from buttress.alerts.services.integrations import CREATABLE_KINDS
 from buttress.assets.models import Asset
 from buttress.desk.models import Level
+from buttress.escalation.models import EscalationPolicy
 from buttress.tenancy.models import Organization
 from buttress.web.forms import Form, refuse_nul, strip_nul
 
 LEVEL_CHOICES = [("", "From the alert's severity"), *Level.choices]
+
+
+def policies_for(organizations: Any) -> Any:
+    """The escalation policies the organisations may use: their own and the shared ones."""
+    return (
+        EscalationPolicy.objects.filter(Q(organization__in=organizations) | Q(organization=None))
+        .select_related("organization")
+        .order_by("name", "pk")
+    )
+
+
+def _policy_field(help_text: str) -> forms.ModelChoiceField[EscalationPolicy]:
+    return forms.ModelChoiceField(
+        label="Escalation policy",
+        queryset=EscalationPolicy.objects.none(),
+        required=False,
+        empty_label="The default",
+        help_text=help_text,
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -27,16 +49,37 @@ def _lines(text: str) -> list[str]:
 class IntegrationForm(Form):
     organization = forms.ModelChoiceField(queryset=Organization.objects.none())
     name = forms.CharField(max_length=120)
-    kind = forms.ChoiceField(choices=IntegrationKind.choices)
+    kind = forms.ChoiceField(
+        choices=[(k, label) for k, label in IntegrationKind.choices if k in CREATABLE_KINDS]
+    )
+    escalation_policy = _policy_field(
+        "Pages for its incidents unless a routing rule names a policy; the default is the "
+        "organisation's default policy."
+    )
 
     def __init__(self, *args: Any, organizations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["organization"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = organizations
+        policy = self.fields["escalation_policy"]
+        assert isinstance(policy, forms.ModelChoiceField)
+        policy.queryset = policies_for(organizations)
 
     def clean_name(self) -> str:
         return refuse_nul(self.cleaned_data["name"])
+
+
+class IntegrationPolicyForm(Form):
+    escalation_policy = _policy_field(
+        "Pages for the integration's incidents unless a routing rule names a policy."
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["escalation_policy"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = policies_for([organization])
 
 
 class RoutingRuleForm(Form):
@@ -65,12 +108,19 @@ class RoutingRuleForm(Form):
     group_window_minutes = forms.IntegerField(
         label="Group window (minutes)", required=False, min_value=1
     )
+    escalation_policy = _policy_field(
+        "Pages for the incidents it opens; the default is the integration's policy, else the "
+        "organisation's default."
+    )
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["asset"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Asset.objects.filter(organization=organization).order_by("name")
+        policy = self.fields["escalation_policy"]
+        assert isinstance(policy, forms.ModelChoiceField)
+        policy.queryset = policies_for([organization])
 
     def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -87,6 +137,7 @@ class RoutingRuleForm(Form):
                 label.strip() for label in refuse_nul(data["group_by"]).split(",") if label.strip()
             ],
             "group_window_minutes": data["group_window_minutes"],
+            "escalation_policy": data["escalation_policy"],
         }
 
 

@@ -27,6 +27,8 @@ class IntegrationKind(models.TextChoices):
     GENERIC = "generic", "Generic JSON webhook"
     PAGERDUTY = "pagerduty", "PagerDuty Events v2"
     EMAIL = "email", "Email"
+    # Built in, one per organisation: monitors going down (see alerts.services.sources).
+    MONITORING = "monitoring", "buttress monitoring"
 
 
 class IntegrationQuerySet(OrgScopedQuerySet["Integration"]):
@@ -59,6 +61,15 @@ class Integration(models.Model):
     )
     group_window_minutes = models.PositiveIntegerField(default=DEFAULT_GROUP_WINDOW_MINUTES)
     rate_limit_per_minute = models.PositiveIntegerField(default=DEFAULT_RATE_LIMIT)
+    escalation_policy = models.ForeignKey(
+        "escalation.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Escalates its incidents unless a routing rule names another policy; "
+        "empty: the organisation's default policy.",
+    )
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(default=now)
 
@@ -67,6 +78,13 @@ class Integration(models.Model):
     class Meta:
         ordering = ["name", "id"]
         indexes = [models.Index(fields=["organization", "name"], name="integration_org_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(kind="monitoring"),
+                name="alerts_one_monitoring_integration",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
@@ -176,6 +194,13 @@ class RoutingRule(models.Model):
     urgency = models.CharField(max_length=8, blank=True)
     group_by = models.JSONField(default=list, blank=True)
     group_window_minutes = models.PositiveIntegerField(null=True, blank=True)
+    escalation_policy = models.ForeignKey(
+        "escalation.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(default=now)
 

@@ -11,6 +11,11 @@ urlpatterns = [
     path("integrations/new/", pages.integration_create, name="integration_create"),
     path("integrations/<int:integration_id>/", pages.integration_detail, name="integration"),
     path("integrations/<int:integration_id>/rotate-key/", pages.rotate_key, name="rotate_key"),
+    path(
+        "integrations/<int:integration_id>/policy/",
+        pages.integration_policy,
+        name="integration_policy",
+    ),
     path("integrations/<int:integration_id>/rules/new/", pages.rule_create, name="rule_create"),
     path(
         "integrations/<int:integration_id>/rules/<int:routing_rule_id>/",

@@ -18,8 +18,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 
 from buttress.alerts import access, services
-from buttress.alerts.forms import FIELD_OF, IntegrationForm, RoutingRuleForm, SilenceForm
-from buttress.alerts.models import Alert, AlertStatus, Integration, RoutingRule
+from buttress.alerts.forms import (
+    FIELD_OF,
+    IntegrationForm,
+    IntegrationPolicyForm,
+    RoutingRuleForm,
+    SilenceForm,
+)
+from buttress.alerts.models import Alert, AlertStatus, Integration, IntegrationKind, RoutingRule
 from buttress.alerts.services import routing, silences
 from buttress.desk.access import get_ticket_for
 from buttress.lib.pagination import InvalidCursor, Page, paginate
@@ -106,7 +112,11 @@ def integration_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             issued = services.create_integration(
-                data["organization"], actor=user, name=data["name"], kind=data["kind"]
+                data["organization"],
+                actor=user,
+                name=data["name"],
+                kind=data["kind"],
+                escalation_policy=data["escalation_policy"],
             )
         except ValidationError as exc:
             _errors(form, exc)
@@ -122,8 +132,13 @@ def _detail(
     *,
     issued: IssuedKey | None = None,
     rule_form: RoutingRuleForm | None = None,
+    policy_form: IntegrationPolicyForm | None = None,
 ) -> HttpResponse:
-    rules = list(integration.routing_rules.select_related("asset").order_by("position", "pk"))
+    rules = list(
+        integration.routing_rules.select_related("asset", "escalation_policy").order_by(
+            "position", "pk"
+        )
+    )
     recent = list(
         Alert.objects.filter(integration=integration)
         .select_related("incident", "silence", "maintenance_window")
@@ -136,6 +151,12 @@ def _detail(
         "rules": rules,
         "recent": recent,
         "rule_form": rule_form or RoutingRuleForm(organization=integration.organization),
+        "policy_form": policy_form
+        or IntegrationPolicyForm(
+            organization=integration.organization,
+            initial={"escalation_policy": integration.escalation_policy_id},
+        ),
+        "is_builtin": integration.kind == IntegrationKind.MONITORING,
         "can_manage": user.role in access.MANAGERS,
     }
     return render(request, "alerts/integration_detail.html", context)
@@ -157,9 +178,36 @@ def rotate_key(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration_for(user, integration_id, manage=True)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    issued = services.rotate_key(integration, actor=user)
+    try:
+        issued = services.rotate_key(integration, actor=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("alerting:integration", integration_id=integration.pk)
     messages.success(request, "A new key was issued; the old one no longer works.")
     return _detail(request, user, issued.integration, issued=issued)
+
+
+@login_required
+def integration_policy(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """Change which escalation policy pages for the integration's incidents."""
+    user = current_user(request)
+    integration = access.get_integration_for(user, integration_id, manage=True)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = IntegrationPolicyForm(request.POST, organization=integration.organization)
+    if form.is_valid():
+        try:
+            services.update_integration(
+                integration,
+                actor=user,
+                escalation_policy=form.cleaned_data["escalation_policy"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Escalation policy saved.")
+            return redirect("alerting:integration", integration_id=integration.pk)
+    return _detail(request, user, integration, policy_form=form)
 
 
 # --- routing rules ---------------------------------------------------------------------------
@@ -195,6 +243,7 @@ def _rule_initial(rule: RoutingRule) -> dict[str, Any]:
         "urgency": rule.urgency,
         "group_by": ", ".join(rule.group_by),
         "group_window_minutes": rule.group_window_minutes,
+        "escalation_policy": rule.escalation_policy_id,
     }
 
 

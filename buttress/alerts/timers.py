@@ -1,6 +1,8 @@
 from datetime import timedelta
 
-from buttress.alerts.models import Alert, Delivery
+from django.db.models import Q
+
+from buttress.alerts.models import Alert, Delivery, IntegrationKind
 from buttress.alerts.tasks import expire_alert, process_delivery, release_alert
 from buttress.scheduler.registry import Timer, register
 
@@ -11,4 +13,13 @@ register(
     )
 )
 register(Timer("alerts.expire", Alert, "expires_due_at", expire_alert))
-register(Timer("alerts.suppression", Alert, "suppression_due_at", release_alert))
+# Built-in sources release their own alerts (monitoring: monitoring.alert_release).
+register(
+    Timer(
+        "alerts.suppression",
+        Alert,
+        "suppression_due_at",
+        release_alert,
+        condition=~Q(integration__kind=IntegrationKind.MONITORING),
+    )
+)

@@ -319,9 +319,13 @@ def start(
     return escalation
 
 
-def start_default(ticket: Ticket, *, at: datetime | None = None) -> Escalation | None:
-    """Escalate a new incident by its organisation's default policy, if there is one."""
-    policy = default_policy_for(ticket.organization)
+def start_default(
+    ticket: Ticket, *, at: datetime | None = None, policy: EscalationPolicy | None = None
+) -> Escalation | None:
+    """Escalate a new incident by ``policy`` (what its routing chose), else by its
+    organisation's default policy, if there is one."""
+    if policy is None or policy.organization_id not in (None, ticket.organization_id):
+        policy = default_policy_for(ticket.organization)
     if policy is None or ticket.escalations.running().exists():
         return None
     return start(ticket, policy, actor=None, at=at)
@@ -493,7 +497,8 @@ def stop_paging(ticket: Ticket, *, actor: User, at: datetime) -> Escalation | No
     escalation.state = EscalationState.ACKNOWLEDGED
     escalation.ended_at = None
     escalation.acknowledged_at = at
-    escalation.acknowledged_by = actor
+    # The system (an alert's sender acknowledging through its integration) is nobody's account.
+    escalation.acknowledged_by = actor if actor.pk else None
     timeout = escalation.policy.ack_timeout
     escalation.due_at = at + timedelta(minutes=timeout) if timeout else None
     escalation.save()
@@ -505,7 +510,8 @@ def stop_paging(ticket: Ticket, *, actor: User, at: datetime) -> Escalation | No
     _timeline(
         escalation,
         "acknowledged",
-        f"Paging stopped: acknowledged by {actor.display_name}.{lapse}",
+        f"Paging stopped: acknowledged {'by' if actor.pk else 'through'} "
+        f"{actor.display_name}.{lapse}",
         actor=actor,
         at=at,
     )

@@ -336,12 +336,10 @@ def intervals_for_assets(
     return engine.merge(spans)
 
 
-def active_for_monitor(monitor_id: int, at: datetime) -> bool:
-    """Are the monitor's alerts suppressed at ``at``: is a window with ``suppress_alerts`` on
-    that names the monitor or the monitor's asset?"""
+def _monitor_windows(monitor_id: int, at: datetime) -> list[MaintenanceWindow]:
     monitor = Monitor.objects.filter(pk=monitor_id).values("asset_id").first()
     if monitor is None:
-        return False
+        return []
     windows = MaintenanceWindow.objects.with_effect(Effect.SUPPRESS_ALERTS).filter(
         monitors=monitor_id
     )
@@ -349,8 +347,27 @@ def active_for_monitor(monitor_id: int, at: datetime) -> bool:
         windows = windows | MaintenanceWindow.objects.with_effect(Effect.SUPPRESS_ALERTS).filter(
             assets=monitor["asset_id"]
         )
-    candidates = windows.may_overlap(at, at + INSTANT).distinct().order_by("pk")
-    return any(_is_on(window, at) for window in candidates)
+    return list(windows.may_overlap(at, at + INSTANT).distinct().order_by("pk"))
+
+
+def active_for_monitor(monitor_id: int, at: datetime) -> bool:
+    """Are the monitor's alerts suppressed at ``at``: is a window with ``suppress_alerts`` on
+    that names the monitor or the monitor's asset?"""
+    return any(_is_on(window, at) for window in _monitor_windows(monitor_id, at))
+
+
+def window_for_monitor(monitor_id: int, at: datetime) -> tuple[MaintenanceWindow, datetime] | None:
+    """The first window suppressing the monitor's alerts at ``at`` (naming the monitor or its
+    asset) and the end of its current occurrence; None when none is on."""
+    for window in _monitor_windows(monitor_id, at):
+        try:
+            spans = window.occurrences(at, at + INSTANT)
+        except engine.TooManyOccurrences:
+            logger.warning("maintenance window %s: too many occurrences to expand", window.pk)
+            continue
+        if spans:
+            return window, max(finish for _, finish in spans)
+    return None
 
 
 def ids_on_at(windows: Iterable[MaintenanceWindow], at: datetime) -> list[int]:

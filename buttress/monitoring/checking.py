@@ -5,10 +5,8 @@ the counters they move are written in batches; a status change is written one mo
 time, with the row locked, and only while the calling runner still holds the monitor's
 lease, so a runner whose lease was taken over cannot record a change twice.
 
-A monitor going down opens an incident ticket through :mod:`buttress.desk.services` (or adds
-to the one still open), unless a maintenance window suppresses the monitor's alerts; going up
-adds a note to it and, with ``MONITORING_RESOLVE_INCIDENTS``, resolves it. Flapping and
-unreachable monitors open nothing.
+What a status change does beyond the monitor (alerts, incidents, paging) is the same for
+heartbeats and lives in :mod:`buttress.monitoring.incidents`.
 """
 
 from __future__ import annotations
@@ -19,20 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 
-from buttress.accounts.models import Role, User
-from buttress.desk import services as desk
-from buttress.desk.models import DONE_STATUSES, Source, Status, Ticket, TicketType
-from buttress.desk.services.tickets import allowed_transitions
-from buttress.escalation import services as escalation
-from buttress.maintenance.services import active_for_monitor
-from buttress.monitoring import rollups
+from buttress.monitoring import incidents, rollups
 from buttress.monitoring.models import (
     CheckResult,
     Monitor,
-    MonitorIncident,
     MonitoringSettings,
     MonitorStatus,
     PrivateTargets,
@@ -41,19 +31,7 @@ from buttress.monitoring.models import (
 from buttress.monitoring.services import _record_state
 from buttress.monitoring.states import State, Thresholds
 
-SYSTEM_ACTOR_LABEL = "monitoring"
 MESSAGE_LENGTH = 300
-DOWNISH = {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}
-
-
-def resolve_incidents() -> bool:
-    return bool(getattr(settings, "MONITORING_RESOLVE_INCIDENTS", True))
-
-
-def system_actor() -> User:
-    """The author of what the runner writes: an unsaved staff user, so the desk accepts its
-    internal notes while the timeline names no person and the audit log shows ``monitoring``."""
-    return User(email=SYSTEM_ACTOR_LABEL, full_name="Monitoring", role=Role.ADMIN)
 
 
 def phase(pk: int, interval: int) -> float:
@@ -246,41 +224,13 @@ class Applied:
     incident_pending: bool  # down with no incident yet (in maintenance): try again next result
 
 
-def parent_down(monitor: Monitor) -> str:
-    """The name of the down parent that makes ``monitor`` unreachable, or ''.
-
-    A parent monitor counts as down when it is down or unreachable, and also while it is
-    failing but not yet confirmed down, so a child whose check fails first does not open an
-    incident a moment before its parent does. A parent asset counts as down when it has
-    checked monitors (other than this one) and every one of them counts as down.
-    """
-    if monitor.depends_on_id is not None:
-        parent = Monitor.objects.filter(pk=monitor.depends_on_id).first()
-        if (
-            parent is not None
-            and not parent.is_paused
-            and (parent.status in DOWNISH or parent.consecutive_failures > 0)
-        ):
-            return f"monitor {parent.name}"
-    if monitor.depends_on_asset_id is not None:
-        siblings = list(
-            Monitor.objects.checked()
-            .filter(asset_id=monitor.depends_on_asset_id)
-            .exclude(pk=monitor.pk)
-            .values_list("status", "consecutive_failures")
-        )
-        if siblings and all(s in DOWNISH or f > 0 for s, f in siblings):
-            asset = monitor.depends_on_asset
-            return f"asset {asset.name if asset is not None else monitor.depends_on_asset_id}"
-    return ""
-
-
 @transaction.atomic
 def apply_status(
     monitor_id: int, *, owner: str, status: str, reason: str, at: datetime, message: str
 ) -> Applied | None:
-    """Move a monitor to ``status`` (the state machine's answer) and open or resolve its
-    incident. None when ``owner`` no longer holds the monitor or it was paused meanwhile."""
+    """Move a monitor to ``status`` (the state machine's answer) and act on it through
+    :func:`buttress.monitoring.incidents.status_changed`. None when ``owner`` no longer holds
+    the monitor or it was paused meanwhile."""
     monitor = (
         Monitor.objects.select_for_update(of=("self",))
         .select_related("organization", "asset")
@@ -290,82 +240,14 @@ def apply_status(
     if monitor is None or monitor.is_paused or monitor.lease_owner != owner:
         return None
     if status == MonitorStatus.DOWN:
-        parent = parent_down(monitor)
+        parent = incidents.parent_down(monitor)
         if parent:
             status, reason = MonitorStatus.UNREACHABLE, f"{parent} is down"
     previous = monitor.status
     if previous != status:
         _record_state(monitor, status, at=at, reason=reason or status)
         monitor.save(update_fields=["status"])
-    pending = False
-    if status == MonitorStatus.DOWN:
-        pending = not _open_incident(monitor, at=at, message=message, again=previous == status)
-    elif status == MonitorStatus.UP and previous != status:
-        _recover(monitor, at=at)
-    elif status == MonitorStatus.FLAPPING and previous != status:
-        _note_open_incident(monitor, f"{monitor.name} is flapping: {reason}.", at=at)
-    return Applied(status=status, incident_pending=pending)
-
-
-def _open_link(monitor: Monitor) -> MonitorIncident | None:
-    for link in monitor.incidents.select_related("ticket").order_by("-opened_at", "-pk")[:5]:
-        ticket = link.ticket
-        if ticket.status not in DONE_STATUSES and ticket.merged_into_id is None:
-            return link
-    return None
-
-
-def _open_incident(monitor: Monitor, *, at: datetime, message: str, again: bool) -> bool:
-    """Open the monitor's incident or add to the open one; False when suppressed."""
-    link = _open_link(monitor)
-    if link is not None:
-        if link.recovered_at is not None or not again:
-            link.recovered_at = None
-            link.save(update_fields=["recovered_at"])
-            body = f"{monitor.name} is down again at {at:%Y-%m-%d %H:%M:%S} UTC: {message}"
-            desk.add_reply(link.ticket, actor=system_actor(), body=body, internal=True, at=at)
-        return True
-    if active_for_monitor(monitor.pk, at):
-        return False
-    lines = [
-        f"Monitor {monitor.name} ({monitor.get_kind_display()}) is down since "
-        f"{at:%Y-%m-%d %H:%M:%S} UTC.",
-        f"Last result: {message or '-'}",
-        f"Down after {monitor.down_after} consecutive failed checks.",
-    ]
-    ticket = desk.create_ticket(
-        monitor.organization,
-        actor=system_actor(),
-        subject=f"Monitor {monitor.name} is down"[:250],
-        description="\n".join(lines),
-        type=TicketType.INCIDENT,
-        source=Source.MONITORING,
-        tags=["monitoring", monitor.kind],
-        assets=[monitor.asset] if monitor.asset is not None else [],
-        at=at,
+    in_incident = incidents.status_changed(
+        monitor, previous=previous, at=at, message=message, reason=reason
     )
-    MonitorIncident.objects.create(
-        organization_id=monitor.organization_id, monitor=monitor, ticket=ticket, opened_at=at
-    )
-    # Somebody is paged for it under the organisation's default escalation policy.
-    escalation.start_default(ticket, at=at)
-    return True
-
-
-def _note_open_incident(monitor: Monitor, body: str, *, at: datetime) -> MonitorIncident | None:
-    link = _open_link(monitor)
-    if link is not None:
-        desk.add_reply(link.ticket, actor=system_actor(), body=body, internal=True, at=at)
-    return link
-
-
-def _recover(monitor: Monitor, *, at: datetime) -> None:
-    body = f"{monitor.name} is up again at {at:%Y-%m-%d %H:%M:%S} UTC."
-    link = _note_open_incident(monitor, body, at=at)
-    if link is None:
-        return
-    link.recovered_at = at
-    link.save(update_fields=["recovered_at"])
-    ticket = Ticket.objects.get(pk=link.ticket_id)
-    if resolve_incidents() and Status.RESOLVED in allowed_transitions(ticket):
-        desk.transition(ticket, Status.RESOLVED, actor=system_actor(), at=at)
+    return Applied(status=status, incident_pending=not in_incident)

@@ -244,7 +244,7 @@ def record_pings(items: Sequence[PingItem]) -> list[int]:
                 starts[(monitor.pk, request.rid)] = item.at
             touched[monitor.pk] = monitor
             if effect.change is not None:
-                changes.append((monitor, effect.change))
+                changes.append((monitor, effect.change, request.body[:limit]))
             pings.append(
                 (
                     monitor.organization_id,
@@ -265,8 +265,8 @@ def record_pings(items: Sequence[PingItem]) -> list[int]:
             answers.append(OK)
         _insert_pings(pings)
         _update_monitors(list(touched.values()))
-        for monitor, change in changes:
-            services.record_heartbeat_change(monitor, change)
+        for monitor, change, body in changes:
+            services.record_heartbeat_change(monitor, change, message=services.body_text(body))
         _prune(touched.values(), counters)
     return answers
 

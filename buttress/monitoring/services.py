@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from buttress.audit import services as audit
 from buttress.lib.timeutil import now
+from buttress.monitoring import incidents
 from buttress.monitoring.models import (
     Monitor,
     MonitoringSettings,
@@ -465,10 +466,13 @@ def evaluate(monitor: Monitor, *, at: datetime) -> Monitor:
 
     Each change is recorded at the instant it happened, even when the call comes later (a
     busy worker): a monitor found two periods late gets its ``late`` and its ``down`` rows.
-    Call with the row locked (inside :func:`buttress.scheduler.claims.holding`); it always
-    sets ``heartbeat_due_at`` to the next transition or clears it.
+    Going down goes through :func:`buttress.monitoring.incidents.status_changed` as a
+    checked monitor's does (unreachable instead while a parent is down). Call with the row
+    locked (inside :func:`buttress.scheduler.claims.holding`); it always sets
+    ``heartbeat_due_at`` to the next transition or clears it.
     """
     previous = monitor.status
+    fell: tuple[str, datetime, str] | None = None
     for _ in range(len(MonitorStatus.values)):
         moment = monitor.next_transition(monitor.status)
         if moment is None or moment > at:
@@ -476,13 +480,33 @@ def evaluate(monitor: Monitor, *, at: datetime) -> Monitor:
         new = monitor.status_at(moment)
         if new == monitor.status:
             break
-        _record_state(monitor, new, at=moment, reason=_lateness_reason(monitor, new, moment))
-    monitor.heartbeat_due_at = monitor.next_transition(monitor.status)
+        before = monitor.status
+        new, reason = _unless_parent_down(monitor, new, _lateness_reason(monitor, new, moment))
+        _record_state(monitor, new, at=moment, reason=reason)
+        if new in {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}:
+            fell = (before, moment, reason)
+            break
+    due = monitor.next_transition(monitor.status)
+    # An unreachable job judged already waits for its next ping rather than the same timer.
+    monitor.heartbeat_due_at = None if fell is not None and due is not None and due <= at else due
     fields = ["heartbeat_due_at"]
     if monitor.status != previous:
         fields += ["status", "updated_at"]
     monitor.save(update_fields=fields)
+    if fell is not None:
+        before, moment, reason = fell
+        incidents.status_changed(monitor, previous=before, at=moment, message=reason, reason=reason)
     return monitor
+
+
+def _unless_parent_down(monitor: Monitor, status: str, reason: str) -> tuple[str, str]:
+    """A heartbeat going down whose parent monitor or asset is down is unreachable instead."""
+    if status != MonitorStatus.DOWN:
+        return status, reason
+    parent = incidents.parent_down(monitor)
+    if parent:
+        return MonitorStatus.UNREACHABLE, f"{parent} is down"
+    return status, reason
 
 
 def _lateness_reason(monitor: Monitor, new: str, moment: datetime) -> str:
@@ -521,20 +545,42 @@ def body_text(body: bytes) -> str:
     return body[: ping_body_limit()].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
-def record_heartbeat_change(monitor: Monitor, change: StatusChange) -> None:
-    """Record a heartbeat monitor's status change that a ping caused.
+def record_heartbeat_change(monitor: Monitor, change: StatusChange, *, message: str = "") -> None:
+    """Record a heartbeat monitor's status change that a ping caused and act on it.
 
     Both ping transports call this once per change, after the monitor's row is saved and
     inside the transaction that holds its lock (the intake process for a whole batch, so
-    ``monitor.status`` may already be a later status: ``change`` is the one to act on).
+    ``monitor.status`` may already be a later status: ``change`` is the one to act on). A job
+    going down while a parent monitor or asset is down is unreachable instead, and a change
+    goes through :func:`buttress.monitoring.incidents.status_changed` like a checked
+    monitor's. ``message`` is what the ping said (its body), if anything.
     """
+    to_status, reason = _unless_parent_down(monitor, change.to_status, change.reason)
+    if to_status != change.to_status and monitor.status == change.to_status:
+        # Still the status this change left (a later ping of the batch did not move it on).
+        monitor.status = to_status
+        monitor.heartbeat_due_at = monitor.next_transition(to_status)
+        monitor.save(update_fields=["status", "heartbeat_due_at"])
+    if to_status == change.from_status:
+        # A failing job already unreachable stays so: nothing moved.
+        return
     StateChange.objects.create(
         organization_id=monitor.organization_id,
         monitor=monitor,
         at=change.at,
         from_status=change.from_status,
-        to_status=change.to_status,
-        reason=change.reason,
+        to_status=to_status,
+        reason=reason[:200],
+    )
+    # Only a change does more than the ping: a repeated failure of a job already down adds
+    # nothing, so a busy job's pings stay cheap.
+    incidents.status_changed(
+        monitor,
+        previous=change.from_status,
+        status=to_status,
+        at=change.at,
+        message=message[:200].strip() or reason,
+        reason=reason,
     )
 
 
@@ -563,7 +609,7 @@ def record_ping(monitor: Monitor, request: PingRequest, *, at: datetime) -> Ping
     )
     monitor.save(update_fields=effect.fields)
     if effect.change is not None:
-        record_heartbeat_change(monitor, effect.change)
+        record_heartbeat_change(monitor, effect.change, message=body_text(request.body))
     if monitor.n_pings % PRUNE_EVERY == 0:
         Ping.objects.filter(monitor=monitor, n__lte=monitor.n_pings - pings_kept()).delete()
     return ping

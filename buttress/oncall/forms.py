@@ -245,3 +245,72 @@ class OverrideForm(Form):
         if self.cleaned_data.get("replaces"):
             fields["replaces"] = int(self.cleaned_data["replaces"])
         return fields
+
+
+LOOKUP_ROWS = 500
+
+
+class LookupForm(Form):
+    """Who is on call at an instant or over a range, in the schedule's own time zone."""
+
+    at = forms.CharField(
+        label="At",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    start = forms.CharField(
+        label="From",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    end = forms.CharField(
+        label="Until",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def __init__(self, *args: Any, schedule: Schedule, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schedule = schedule
+        for name in ("at", "start", "end"):
+            self.fields[name].help_text = f"Local time in {schedule.timezone}."
+
+    def _local(self, field: str) -> datetime | None:
+        """Wall-clock time of the schedule's zone, read as the override form reads it."""
+        text = refuse_nul(self.cleaned_data.get(field) or "").strip().replace(" ", "T")
+        if not text:
+            return None
+        try:
+            value = datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")  # noqa: DTZ007 - local
+        except ValueError:
+            raise ValidationError("Give a date and time, e.g. 2026-12-24T18:00.") from None
+        if not 1971 <= value.year <= 2198:
+            raise ValidationError("Ask about 1971 to 2198.")
+        return value.replace(tzinfo=ZoneInfo(self.schedule.timezone))
+
+    def clean_at(self) -> datetime | None:
+        return self._local("at")
+
+    def clean_start(self) -> datetime | None:
+        return self._local("start")
+
+    def clean_end(self) -> datetime | None:
+        return self._local("end")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        at, start, end = data.get("at"), data.get("start"), data.get("end")
+        if self.errors:
+            return data
+        if at is not None and (start is not None or end is not None):
+            raise ValidationError("Give either an instant or a range, not both.")
+        if at is None and start is None and end is None:
+            raise ValidationError("Give an instant, or the start and end of a range.")
+        if at is None:
+            if start is None:
+                self.add_error("start", "Give the start of the range too.")
+            elif end is None:
+                self.add_error("end", "Give the end of the range too.")
+            elif end <= start:
+                self.add_error("end", "The range must end after it starts.")
+        return data

@@ -10,6 +10,7 @@ urlpatterns = [
     path("my-feed/", views.my_feed, name="my_feed"),
     path("feeds/<str:token>.ics", views.feed, name="feed"),
     path("<int:schedule_id>/", views.schedule_detail, name="detail"),
+    path("<int:schedule_id>/who/", views.schedule_lookup, name="lookup"),
     path("<int:schedule_id>/edit/", views.schedule_edit, name="edit"),
     path("<int:schedule_id>/delete/", views.schedule_delete, name="delete"),
     path("<int:schedule_id>/feed/", views.schedule_feed, name="schedule_feed"),

@@ -24,7 +24,7 @@ from buttress.lib.ical import response as ical_response
 from buttress.lib.pagination import InvalidCursor, Page, paginate
 from buttress.lib.timeutil import now
 from buttress.oncall import access, ical, services
-from buttress.oncall.forms import LayerForm, OverrideForm, ScheduleForm
+from buttress.oncall.forms import LOOKUP_ROWS, LayerForm, LookupForm, OverrideForm, ScheduleForm
 from buttress.oncall.models import Layer, LayerMember, Override, Schedule
 from buttress.oncall.services import ScheduleShift
 from buttress.tenancy.access import organizations_for
@@ -142,6 +142,10 @@ def _timeline(schedule: Schedule, first: date) -> list[tuple[date, list[Bar]]]:
     return rows
 
 
+# An instant's shift is shown whole, up to this far either side (as the API does).
+LOOKUP_HORIZON = timedelta(days=14)
+
+
 def _first_day(request: HttpRequest, schedule: Schedule) -> date:
     today = now().astimezone(ZoneInfo(schedule.timezone)).date()
     try:
@@ -186,6 +190,37 @@ def schedule_detail(request: HttpRequest, schedule_id: int) -> HttpResponse:
     context = _detail_context(request, user, schedule)
     template = "oncall/detail.html#timeline" if is_htmx(request) else "oncall/detail.html"
     return vary_on_htmx(render(request, template, context))
+
+
+@login_required
+def schedule_lookup(request: HttpRequest, schedule_id: int) -> HttpResponse:
+    """Who is on call at an instant (``?at=``) or over a range (``?start=&end=``), read and
+    shown in the schedule's time zone."""
+    user = current_user(request)
+    schedule = access.get_schedule_for(user, schedule_id)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    asked = any(request.GET.get(name) for name in ("at", "start", "end"))
+    form = LookupForm(request.GET if asked else None, schedule=schedule)
+    context: dict[str, Any] = {"schedule": schedule, "form": form, "asked": asked}
+    if asked and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["at"] is not None:
+                at = data["at"]
+                around = services.shifts(schedule, at - LOOKUP_HORIZON, at + LOOKUP_HORIZON)
+                context["at"] = at
+                context["found"] = [s for s in around if s.start <= at < s.end]
+            else:
+                found = services.shifts(schedule, data["start"], data["end"])
+                context["start"], context["end"] = data["start"], data["end"]
+                context["found"] = found[:LOOKUP_ROWS]
+                context["more"] = max(0, len(found) - LOOKUP_ROWS)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            context.pop("found", None)
+    status = 400 if asked and form.errors else 200
+    return render(request, "oncall/lookup.html", context, status=status)
 
 
 @login_required

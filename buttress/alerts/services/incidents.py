@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from buttress.accounts.models import Role, User
@@ -28,8 +29,10 @@ from buttress.alerts.models import (
 )
 from buttress.alerts.services import routing
 from buttress.alerts.services import silences as silencing
+from buttress.assets.models import Asset
 from buttress.desk import services as desk
 from buttress.desk.models import DONE_STATUSES, Level, Source, Status, Ticket, TicketType
+from buttress.desk.services.tickets import allowed_transitions
 from buttress.escalation import services as escalation
 from buttress.lib.timeutil import now
 from buttress.maintenance import services as maintenance
@@ -82,6 +85,20 @@ def parse_for(
     raise PayloadError([f"{integration.get_kind_display()} integrations receive no webhooks."])
 
 
+@dataclass(frozen=True)
+class IncidentSpec:
+    """What a built-in source's incident says (a webhook's incident is written from the
+    alert itself); a routing rule's asset, impact, urgency and category still win."""
+
+    subject: str
+    description: str
+    source: str
+    tags: list[str]
+    asset: Asset | None = None
+    impact: str = Level.MEDIUM
+    urgency: str = Level.MEDIUM
+
+
 @dataclass
 class _Changes:
     """What one delivery did, per group, so each incident gets one note per delivery."""
@@ -102,6 +119,8 @@ class _Changes:
     resolved_starts: set[tuple[str, datetime | None]] = field(default_factory=set)
     # New alerts not yet written (see _insert_pending).
     pending: list[Alert] = field(default_factory=list)
+    # A built-in source's own words for a group's note, instead of the alert lists.
+    custom: dict[int, str] = field(default_factory=dict)
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -199,6 +218,8 @@ def _open_group(
     changes: _Changes,
     actor: User,
     route: routing.Route,
+    *,
+    spec: IncidentSpec | None = None,
 ) -> tuple[AlertGroup, bool]:
     """The open group for the event, or a new one with its incident; True when new."""
     key, window = _group_key(integration, event, route)
@@ -218,22 +239,36 @@ def _open_group(
         group = None
     opened = group is None
     if group is None:
-        impact, urgency = SEVERITY_LEVELS.get(event.severity, (Level.MEDIUM, Level.MEDIUM))
+        if spec is None:
+            impact, urgency = SEVERITY_LEVELS.get(event.severity, (Level.MEDIUM, Level.MEDIUM))
+            spec = IncidentSpec(
+                subject=_subject(event),
+                description=_description(integration, key, event, route),
+                source=Source.ALERT,
+                tags=["alert", integration.kind],
+                impact=impact,
+                urgency=urgency,
+            )
+        asset = route.asset or spec.asset
         ticket = desk.create_ticket(
             integration.organization,
             actor=actor,
-            subject=_subject(event),
-            description=_description(integration, key, event, route),
+            subject=spec.subject[:250],
+            description=spec.description,
             type=TicketType.INCIDENT,
-            source=Source.ALERT,
-            impact=route.impact or impact,
-            urgency=route.urgency or urgency,
+            source=spec.source,
+            impact=route.impact or spec.impact,
+            urgency=route.urgency or spec.urgency,
             category=route.category,
-            assets=[route.asset] if route.asset is not None else [],
-            tags=["alert", integration.kind],
+            assets=[asset] if asset is not None else [],
+            tags=spec.tags,
+            at=at,
         )
-        # Somebody is paged for it under the organisation's default escalation policy.
-        escalation.start_default(ticket, at=at)
+        # Somebody is paged for it: under the routing rule's policy, else the integration's,
+        # else the organisation's default.
+        escalation.start_default(
+            ticket, at=at, policy=route.escalation_policy or integration.escalation_policy
+        )
         group = AlertGroup.objects.create(
             organization_id=integration.organization_id,
             integration=integration,
@@ -340,15 +375,25 @@ def _route(integration: Integration, labels: dict[str, Any], changes: _Changes) 
     return routing.route(changes.rules, labels)
 
 
-def _suppress(alert: Alert, route: routing.Route, changes: _Changes) -> bool:
+def _suppress(
+    alert: Alert,
+    route: routing.Route,
+    changes: _Changes,
+    window: tuple[MaintenanceWindow, datetime] | None = None,
+) -> bool:
     """Mark the (unsaved) alert with the silence or suppressing maintenance window that holds
-    it back at ``changes.at``, and when that ends; False when nothing does."""
+    it back at ``changes.at``, and when that ends; False when nothing does. ``window`` is one
+    the alert's source found on what it watches (a monitor's own window)."""
     if changes.silences is None:
         changes.silences = silencing.active_silences(alert.organization_id, changes.at)
     silence = silencing.silence_for(changes.silences, alert.labels)
     if silence is not None:
         alert.silence, alert.maintenance_window = silence, None
         alert.suppressed_until = alert.suppression_due_at = silence.ends_at
+        return True
+    if window is not None:
+        alert.maintenance_window, alert.silence = window[0], None
+        alert.suppressed_until = alert.suppression_due_at = window[1]
         return True
     if route.asset is not None:
         if route.asset.pk not in changes.windows:
@@ -433,27 +478,53 @@ def _apply(
         _resolve(active, at=changes.at, ends_at=event.ends_at, changes=changes)
 
 
-def _write_timeline(changes: _Changes, actor: User) -> None:
+def _acknowledge_if_all(ticket: Ticket, group_pk: int, actor: User, *, at: datetime) -> None:
+    """The sender acknowledged alerts of the incident: once every alert of it that still
+    fires is acknowledged, the incident is acknowledged as a person's link would do it, so
+    paging stops (until the policy's acknowledgement timeout, if it has one)."""
+    if ticket.status in DONE_STATUSES:
+        return
+    firing = Alert.objects.filter(group_id=group_pk, status=AlertStatus.FIRING)
+    if not firing.exists() or firing.filter(acknowledged_at__isnull=True).exists():
+        return
+    try:
+        escalation.acknowledge(ticket, actor=actor, at=at, via="sender")
+    except ValidationError:
+        # Nobody is being paged; the acknowledgement is still the incident's history.
+        desk.acknowledge(ticket, actor=actor, at=at, via="sender")
+
+
+def _write_timeline(changes: _Changes, actor: User, *, resolve: bool = True) -> None:
+    """One note per kind of change and incident; an incident whose alerts have all resolved
+    is resolved too (unless ``resolve`` is False: its group stays open for the next one)."""
     for group_pk, group in changes.by_pk.items():
         ticket = Ticket.objects.get(pk=group.ticket_id)
         if ticket.merged_into_id is not None:
             continue
+        custom = changes.custom.get(group_pk)
+        if custom:
+            desk.add_reply(ticket, actor=actor, body=custom, internal=True, at=changes.at)
         for title, alerts in (
-            ("Alerts firing", changes.new.get(group_pk, [])),
+            ("Alerts firing", [] if custom else changes.new.get(group_pk, [])),
             ("Alerts acknowledged by the sender", changes.acknowledged.get(group_pk, [])),
-            ("Alerts resolved", changes.resolved.get(group_pk, [])),
+            ("Alerts resolved", [] if custom else changes.resolved.get(group_pk, [])),
         ):
             if alerts:
                 desk.add_reply(ticket, actor=actor, body=_note(title, alerts), internal=True)
+        if changes.acknowledged.get(group_pk):
+            _acknowledge_if_all(ticket, group_pk, actor, at=changes.at)
         if group_pk not in changes.resolved:
             continue
-        if Alert.objects.filter(group_id=group_pk, status=AlertStatus.FIRING).exists():
+        if (
+            not resolve
+            or Alert.objects.filter(group_id=group_pk, status=AlertStatus.FIRING).exists()
+        ):
             continue
         if group.closed_at is None:
             group.closed_at = changes.at
             group.save(update_fields=["closed_at"])
-        if ticket.status not in DONE_STATUSES:
-            desk.transition(ticket, Status.RESOLVED, actor=actor)
+        if ticket.status not in DONE_STATUSES and Status.RESOLVED in allowed_transitions(ticket):
+            desk.transition(ticket, Status.RESOLVED, actor=actor, at=changes.at if custom else None)
 
 
 # --- entry points ----------------------------------------------------------------------------

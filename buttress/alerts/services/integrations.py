@@ -24,6 +24,7 @@ from buttress.alerts.models import (
 )
 from buttress.audit import services as audit
 from buttress.audit.models import AuditEntry
+from buttress.escalation.models import EscalationPolicy
 from buttress.lib.timeutil import now
 
 if TYPE_CHECKING:
@@ -39,8 +40,11 @@ INTEGRATION_FIELDS = (
     "group_by",
     "group_window_minutes",
     "rate_limit_per_minute",
+    "escalation_policy",
 )
 EDITABLE_FIELDS = frozenset(INTEGRATION_FIELDS) - {"organization", "kind"}
+# Kinds a user may create; the monitoring source is built in (see :mod:`.sources`).
+CREATABLE_KINDS = [kind for kind in IntegrationKind.values if kind != IntegrationKind.MONITORING]
 KEY_ALPHABET = string.ascii_lowercase + string.digits
 MAX_GROUP_WINDOW_MINUTES = 7 * 24 * 60
 MAX_RATE_LIMIT = 1_000_000
@@ -127,7 +131,25 @@ def find_by_keys(keys: Iterable[str]) -> dict[str, Integration]:
     return matched
 
 
-def _clean(fields: dict[str, Any], kind: str) -> dict[str, Any]:
+def policy_for(organization_id: int, value: Any) -> EscalationPolicy | None:
+    """The escalation policy ``value`` (a policy or its id) if the organisation may use it:
+    its own or a shared one; ValidationError otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, EscalationPolicy):
+        policy: EscalationPolicy | None = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        policy = EscalationPolicy.objects.filter(pk=value).first()
+    else:
+        raise ValidationError({"escalation_policy": "Give the id of an escalation policy."})
+    if policy is None or policy.organization_id not in (None, organization_id):
+        raise ValidationError(
+            {"escalation_policy": "No escalation policy of the organisation has this id."}
+        )
+    return policy
+
+
+def _clean(fields: dict[str, Any], kind: str, organization_id: int) -> dict[str, Any]:
     name = str(fields.get("name") or "").strip()
     if not name:
         raise ValidationError({"name": "A name is required."})
@@ -159,6 +181,7 @@ def _clean(fields: dict[str, Any], kind: str) -> dict[str, Any]:
         raise ValidationError(
             {"rate_limit_per_minute": f"Between 0 (no limit) and {MAX_RATE_LIMIT}."}
         )
+    fields["escalation_policy"] = policy_for(organization_id, fields.get("escalation_policy"))
     return fields
 
 
@@ -174,9 +197,10 @@ def create_integration(
     group_by: list[str] | None = None,
     group_window_minutes: int = DEFAULT_GROUP_WINDOW_MINUTES,
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT,
+    escalation_policy: Any = None,
 ) -> IssuedKey:
-    if kind not in IntegrationKind.values:
-        raise ValidationError({"kind": f"Must be one of {', '.join(IntegrationKind.values)}."})
+    if kind not in CREATABLE_KINDS:
+        raise ValidationError({"kind": f"Must be one of {', '.join(CREATABLE_KINDS)}."})
     fields = _clean(
         {
             "name": name,
@@ -184,8 +208,10 @@ def create_integration(
             "group_by": group_by,
             "group_window_minutes": group_window_minutes,
             "rate_limit_per_minute": rate_limit_per_minute,
+            "escalation_policy": escalation_policy,
         },
         kind,
+        organization.pk,
     )
     prefix, key = _new_key()
     at = now()
@@ -214,7 +240,7 @@ def update_integration(
             raise ValidationError({field: "This field cannot be changed."})
     before = audit.snapshot(integration, INTEGRATION_FIELDS)
     current = {field: getattr(integration, field) for field in EDITABLE_FIELDS}
-    fields = _clean({**current, **changes}, integration.kind)
+    fields = _clean({**current, **changes}, integration.kind, integration.organization_id)
     for field, value in fields.items():
         setattr(integration, field, value)
     integration.is_enabled = bool(integration.is_enabled)
@@ -233,6 +259,8 @@ def update_integration(
 @transaction.atomic
 def rotate_key(integration: Integration, *, actor: User | None) -> IssuedKey:
     """A new key; the old one stops working at once."""
+    if integration.kind == IntegrationKind.MONITORING:
+        raise ValidationError({"kind": "The built-in monitoring integration has no key."})
     prefix, key = _new_key()
     integration.key_prefix = prefix
     integration.key_digest = Integration.hash_key(key)
@@ -251,6 +279,10 @@ def rotate_key(integration: Integration, *, actor: User | None) -> IssuedKey:
 @transaction.atomic
 def delete_integration(integration: Integration, *, actor: User | None) -> None:
     """Its deliveries go with it; its alerts and incidents stay, no longer linked to it."""
+    if integration.kind == IntegrationKind.MONITORING:
+        raise ValidationError(
+            {"kind": "The built-in monitoring integration cannot be deleted; disable it instead."}
+        )
     pk = integration.pk
     audit.record_delete(
         integration,

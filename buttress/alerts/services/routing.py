@@ -14,11 +14,16 @@ from django.db.models import Max
 
 from buttress.alerts import matchers as matching
 from buttress.alerts.models import Integration, RoutingRule
-from buttress.alerts.services.integrations import MAX_GROUP_LABELS, MAX_GROUP_WINDOW_MINUTES
+from buttress.alerts.services.integrations import (
+    MAX_GROUP_LABELS,
+    MAX_GROUP_WINDOW_MINUTES,
+    policy_for,
+)
 from buttress.assets.models import Asset
 from buttress.audit import services as audit
 from buttress.audit.models import AuditEntry
 from buttress.desk.models import Level
+from buttress.escalation.models import EscalationPolicy
 from buttress.lib.timeutil import now
 
 if TYPE_CHECKING:
@@ -37,6 +42,7 @@ RULE_FIELDS = (
     "urgency",
     "group_by",
     "group_window_minutes",
+    "escalation_policy",
 )
 EDITABLE_FIELDS = frozenset(RULE_FIELDS) - {"integration", "position"}
 MAX_RULES = 200
@@ -54,6 +60,7 @@ class Route:
     urgency: str = ""
     group_by: list[str] = field(default_factory=list)
     group_window: timedelta | None = None
+    escalation_policy: EscalationPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,11 @@ class CompiledRule:
 def compile_rules(integration: Integration) -> list[CompiledRule]:
     """The integration's enabled rules in order, with their matchers parsed once."""
     compiled = []
-    rules = integration.routing_rules.enabled().select_related("asset").order_by("position", "pk")
+    rules = (
+        integration.routing_rules.enabled()
+        .select_related("asset", "escalation_policy")
+        .order_by("position", "pk")
+    )
     for rule in rules:
         try:
             compiled.append(CompiledRule(rule, matching.parse_all(rule.matchers)))
@@ -92,6 +103,8 @@ def route(rules: Iterable[CompiledRule], labels: Mapping[str, Any]) -> Route:
         result.group_by = result.group_by or list(rule.group_by)
         if result.group_window is None and rule.group_window_minutes:
             result.group_window = timedelta(minutes=rule.group_window_minutes)
+        if result.escalation_policy is None and rule.escalation_policy is not None:
+            result.escalation_policy = rule.escalation_policy
         if not rule.continue_matching:
             break
     return result
@@ -146,6 +159,9 @@ def _clean(integration: Integration, fields: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             {"group_window_minutes": f"Between 1 and {MAX_GROUP_WINDOW_MINUTES} minutes, or empty."}
         )
+    fields["escalation_policy"] = policy_for(
+        integration.organization_id, fields.get("escalation_policy")
+    )
     fields["is_enabled"] = bool(fields.get("is_enabled", True))
     fields["continue_matching"] = bool(fields.get("continue_matching", False))
     return fields
@@ -166,6 +182,7 @@ def create_rule(
     urgency: str = "",
     group_by: list[str] | None = None,
     group_window_minutes: int | None = None,
+    escalation_policy: EscalationPolicy | int | None = None,
     position: int | None = None,
 ) -> RoutingRule:
     """A new rule, last unless ``position`` puts it before others (counted from 0)."""
@@ -186,6 +203,7 @@ def create_rule(
             "urgency": urgency,
             "group_by": group_by,
             "group_window_minutes": group_window_minutes,
+            "escalation_policy": escalation_policy,
         },
     )
     at = now()

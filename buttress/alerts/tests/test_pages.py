@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from buttress.alerts.models import Alert, Integration, RoutingRule, Silence
 from buttress.alerts.services import routing, silences
+from buttress.alerts.services.sources import monitoring_integration
 from buttress.alerts.tests.helpers import (
     ALERTMANAGER,
     alert,
@@ -19,6 +20,9 @@ from buttress.alerts.tests.helpers import (
     process_pending,
 )
 from buttress.desk.models import Ticket
+from buttress.escalation import services as escalation
+from buttress.escalation.services import StepSpec
+from buttress.escalation.tests.helpers import staff
 from buttress.lib.timeutil import now
 from buttress.testing.factories import AssetFactory, OrganizationFactory, UserFactory
 
@@ -240,3 +244,66 @@ def test_a_non_http_link_is_shown_as_text_not_as_a_link(agent_client, org):
     assert b'href="javascript' not in html
     assert b"javascript:alert(1)" in html
     assert Alert.objects.get().links["runbook"] == "javascript:alert(1)"
+
+
+def _policy(org, name: str):
+    return escalation.create_policy(
+        org,
+        actor=None,
+        name=name,
+        steps=[StepSpec(wait_minutes=5, users=[staff(name.lower())], teams=[])],
+    )
+
+
+def test_a_routing_rule_form_chooses_an_escalation_policy(agent_client, org):
+    integration, _ = make_integration(org, "alertmanager")
+    databases = _policy(org, "Databases")
+
+    response = agent_client.post(
+        reverse("alerting:rule_create", args=[integration.pk]),
+        {"name": "db", "matchers": 'instance=~"db.*"', "escalation_policy": databases.pk},
+    )
+
+    assert response.status_code == 302
+    assert RoutingRule.objects.get().escalation_policy == databases
+    page = agent_client.get(reverse("alerting:integration", args=[integration.pk])).content
+    assert b"Databases" in page
+
+
+def test_another_organisations_policy_is_not_a_choice(agent_client, org):
+    integration, _ = make_integration(org, "alertmanager")
+    theirs = _policy(OrganizationFactory.create(slug="other"), "Theirs")
+
+    response = agent_client.post(
+        reverse("alerting:rule_create", args=[integration.pk]),
+        {"name": "db", "escalation_policy": theirs.pk},
+    )
+
+    assert response.status_code == 200
+    assert "escalation_policy" in response.context["form"].errors
+    assert not RoutingRule.objects.exists()
+
+
+def test_the_integration_policy_is_changed_from_its_page(agent_client, org):
+    integration, _ = make_integration(org, "alertmanager")
+    web = _policy(org, "Web")
+
+    response = agent_client.post(
+        reverse("alerting:integration_policy", args=[integration.pk]), {"escalation_policy": web.pk}
+    )
+
+    assert response.status_code == 302
+    integration.refresh_from_db()
+    assert integration.escalation_policy == web
+
+
+def test_the_monitoring_integration_page_offers_no_key(agent_client, org):
+    builtin = monitoring_integration(org)
+
+    page = agent_client.get(reverse("alerting:integration", args=[builtin.pk])).content.decode()
+    refused = agent_client.post(reverse("alerting:rotate_key", args=[builtin.pk]))
+
+    assert "Rotate key" not in page
+    assert "monitor-&lt;id&gt;" in page
+    assert refused.status_code == 302
+    assert Integration.objects.get(pk=builtin.pk).key_digest == builtin.key_digest

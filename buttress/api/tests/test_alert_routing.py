@@ -7,9 +7,13 @@ from datetime import timedelta
 import pytest
 
 from buttress.alerts.models import RoutingRule, Silence
+from buttress.alerts.services.sources import monitoring_integration
 from buttress.alerts.tests.helpers import alert, group, make_integration, post, process_pending
 from buttress.api.tests.conftest import api_as
 from buttress.desk.models import Ticket
+from buttress.escalation import services as escalation
+from buttress.escalation.services import StepSpec
+from buttress.escalation.tests.helpers import staff
 from buttress.lib.timeutil import now
 from buttress.testing.factories import AssetFactory, OrganizationFactory, UserFactory
 
@@ -173,3 +177,72 @@ def test_silence_of_another_organisation_answers_404(org):
 
     assert outsider.get(f"/silences/{silence.pk}").status_code == 404
     assert outsider.get("/silences").json()["items"] == []
+
+
+def _policy(org, name: str):
+    return escalation.create_policy(
+        org,
+        actor=None,
+        name=name,
+        steps=[StepSpec(wait_minutes=5, users=[staff(name.lower())], teams=[])],
+    )
+
+
+def test_a_routing_rule_sets_and_clears_its_escalation_policy(as_agent, org):
+    integration, _ = make_integration(org, "alertmanager")
+    databases = _policy(org, "Databases")
+
+    created = as_agent.post(
+        _rules_path(integration), {"name": "db", "escalation_policy": databases.pk}
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["escalation_policy"] == databases.pk
+
+    patched = as_agent.patch(
+        f"{_rules_path(integration)}/{created.json()['id']}", {"escalation_policy": None}
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["escalation_policy"] is None
+    assert RoutingRule.objects.get().escalation_policy is None
+
+
+def test_a_routing_rule_with_another_organisations_policy_is_a_400(as_agent, org):
+    integration, _ = make_integration(org, "alertmanager")
+    theirs = _policy(OrganizationFactory.create(slug="other"), "Theirs")
+
+    response = as_agent.post(
+        _rules_path(integration), {"name": "db", "escalation_policy": theirs.pk}
+    )
+
+    assert response.status_code == 400
+    assert "escalation_policy" in response.json()["detail"]
+
+
+def test_an_integration_sets_and_clears_its_escalation_policy(as_agent, org):
+    web = _policy(org, "Web")
+    created = as_agent.post(
+        "/integrations",
+        {"organization": org.pk, "name": "am", "kind": "alertmanager", "escalation_policy": web.pk},
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["escalation_policy"] == web.pk
+
+    patched = as_agent.patch(f"/integrations/{created.json()['id']}", {"escalation_policy": None})
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["escalation_policy"] is None
+    unknown = as_agent.patch(f"/integrations/{created.json()['id']}", {"escalation_policy": 99999})
+    assert unknown.status_code == 400
+
+
+def test_the_monitoring_integration_cannot_be_created_keyed_or_deleted(as_agent, org):
+    created = as_agent.post(
+        "/integrations", {"organization": org.pk, "name": "mine", "kind": "monitoring"}
+    )
+    assert created.status_code == 400
+    assert "kind" in created.json()["detail"]
+
+    builtin = monitoring_integration(org)
+    assert as_agent.post(f"/integrations/{builtin.pk}/rotate-key").status_code == 400
+    assert as_agent.delete(f"/integrations/{builtin.pk}").status_code == 400
+    listed = as_agent.get("/integrations?kind=monitoring").json()["items"]
+    assert [(i["id"], i["url"]) for i in listed] == [(builtin.pk, "")]

@@ -58,6 +58,10 @@ class IntegrationOut(Schema):
     group_by: list[str]
     group_window_minutes: int
     rate_limit_per_minute: int
+    escalation_policy: int | None = Field(
+        description="Escalates its incidents unless a routing rule names a policy; "
+        "null: the organisation's default policy."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -86,6 +90,13 @@ class IntegrationIn(Schema):
     )
     group_window_minutes: int = DEFAULT_GROUP_WINDOW_MINUTES
     rate_limit_per_minute: int = Field(DEFAULT_RATE_LIMIT, description="0: no limit.")
+    escalation_policy: int | None = Field(
+        None,
+        description=(
+            "Escalation policy (id) for its incidents unless a routing rule names one; "
+            "null: the organisation's default policy."
+        ),
+    )
 
 
 class IntegrationPatch(Schema):
@@ -95,6 +106,7 @@ class IntegrationPatch(Schema):
     group_by: list[str] | None = None
     group_window_minutes: int | None = None
     rate_limit_per_minute: int | None = None
+    escalation_policy: int | None = Field(None, description="null: the default policy.")
 
 
 class IntegrationFilters(Schema):
@@ -145,6 +157,7 @@ def _out(integration: Integration, *, key: str | None = None) -> dict[str, Any]:
         "group_by": integration.group_by,
         "group_window_minutes": integration.group_window_minutes,
         "rate_limit_per_minute": integration.rate_limit_per_minute,
+        "escalation_policy": integration.escalation_policy_id,
         "created_at": integration.created_at,
         "updated_at": integration.updated_at,
     }
@@ -172,7 +185,9 @@ def list_integrations(
 
 @router.post("/integrations", response=responses(IntegrationWithKey, 201))
 def create_integration(request: HttpRequest, body: IntegrationIn) -> Status[dict[str, Any]]:
-    """The answer holds the key and the full URL; they are not shown again (see rotate-key)."""
+    """The answer holds the key and the full URL; they are not shown again (see rotate-key).
+    The ``monitoring`` kind is built in (one per organisation, made when a monitor first goes
+    down) and cannot be created."""
     require_write(request)
     user = current_user(request)
     org = organization_param(request, body.organization)
@@ -195,7 +210,11 @@ def update_integration(
     require_write(request)
     user = current_user(request)
     integration = access.get_integration_for(user, integration_id, manage=True)
-    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    changes = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None or k == "escalation_policy"
+    }
     return _out(services.update_integration(integration, actor=user, **changes))
 
 
@@ -278,6 +297,10 @@ class RoutingRuleOut(Schema):
     urgency: Level | Literal[""]
     group_by: list[str]
     group_window_minutes: int | None
+    escalation_policy: int | None = Field(
+        validation_alias="escalation_policy_id",
+        description="Escalates the incidents it opens; null: the integration's policy.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -304,6 +327,11 @@ class RoutingRuleIn(Schema):
         default_factory=list, description="Group matched alerts by these labels instead."
     )
     group_window_minutes: int | None = None
+    escalation_policy: int | None = Field(
+        None,
+        description="Escalation policy (id) for the incidents it opens; null: the "
+        "integration's policy, else the organisation's default.",
+    )
     position: int | None = Field(None, description="Insert at this position (default last).")
 
 
@@ -318,6 +346,7 @@ class RoutingRulePatch(Schema):
     urgency: Level | Literal[""] | None = None
     group_by: list[str] | None = None
     group_window_minutes: int | None = None
+    escalation_policy: int | None = None
 
 
 class RoutingOrderIn(Schema):
@@ -380,12 +409,13 @@ def get_routing_rule(
 def update_routing_rule(
     request: HttpRequest, integration_id: int, routing_rule_id: int, body: RoutingRulePatch
 ) -> RoutingRule:
-    """Fields left out are kept; ``asset`` and ``group_window_minutes`` may be set to null."""
+    """Fields left out are kept; ``asset``, ``group_window_minutes`` and
+    ``escalation_policy`` may be set to null."""
     require_write(request)
     user = current_user(request)
     integration = access.get_integration_for(user, integration_id, manage=True)
     rule = access.get_rule_for(user, integration, routing_rule_id, manage=True)
-    nullable = {"asset", "group_window_minutes"}
+    nullable = {"asset", "group_window_minutes", "escalation_policy"}
     changes = {
         k: v
         for k, v in body.model_dump(exclude_unset=True).items()

@@ -233,3 +233,59 @@ def test_layer_edit_form_shows_restrictions_as_lines(client, admin_user, schedul
     page = client.get(reverse("oncall:layer_edit", kwargs={"layer_id": layer.pk}))
 
     assert "Mon 09:00-17:00\nSat 00:00-24:00" in page.content.decode()
+
+
+def _lookup(client, schedule, **params: str):
+    return client.get(reverse("oncall:lookup", kwargs={"schedule_id": schedule.pk}), params)
+
+
+def test_who_is_on_call_at_an_instant_is_read_in_the_schedules_zone(client, admin_user, schedule):
+    client.force_login(admin_user)
+
+    # Daily hand-over at 09:00 Berlin: 08:30 there is still the first day's turn.
+    before = _lookup(client, schedule, at="2026-01-02T08:30").content.decode()
+    after = _lookup(client, schedule, at="2026-01-02T09:30").content.decode()
+
+    assert "Primary A" in before
+    assert "Primary B" not in before
+    assert "Primary B" in after
+    assert "Fri 2026-01-02 09:00 CET" in after  # the shift's start, in the schedule's zone
+
+
+def test_who_is_on_call_over_a_range_lists_each_shift(client, admin_user, schedule):
+    client.force_login(admin_user)
+
+    page = _lookup(client, schedule, start="2026-01-01T12:00", end="2026-01-04T12:00")
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert body.count("<tr>") == 1 + 4  # the header row and four shifts, clipped to the range
+    assert "Thu 2026-01-01 12:00 CET" in body
+
+
+def test_a_bad_lookup_is_a_form_error(client, admin_user, schedule):
+    client.force_login(admin_user)
+    cases = {
+        "bad instant": {"at": "yesterday"},
+        "instant and range": {"at": "2026-01-02T08:30", "start": "2026-01-01T00:00"},
+        "half a range": {"start": "2026-01-01T00:00"},
+        "backwards": {"start": "2026-01-03T00:00", "end": "2026-01-01T00:00"},
+        "too long": {"start": "2026-01-01T00:00", "end": "2027-06-01T00:00"},
+        "far future": {"at": "9999-01-01T00:00"},
+    }
+    for name, params in cases.items():
+        page = _lookup(client, schedule, **params)
+        assert page.status_code == 400, name
+        assert page.context["form"].errors, name
+        assert page.context.get("found") is None, name
+
+
+def test_a_schedule_of_another_organisation_cannot_be_looked_up(client, org):
+    from buttress.testing.factories import OrganizationFactory
+
+    other = services.create_schedule(
+        actor=None, organization=OrganizationFactory.create(slug="other"), name="Theirs"
+    )
+    client.force_login(UserFactory.create(role=Role.ORG_ADMIN, organization=org))
+
+    assert _lookup(client, other, at="2026-01-02T08:30").status_code == 404
