@@ -15,16 +15,7 @@ from django.forms.renderers import BaseRenderer
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-
-def _attributes(attrs: dict[str, Any]) -> str:
-    """HTML attributes as Django's ``attrs.html`` writes them."""
-    parts = []
-    for name, value in attrs.items():
-        if value is True:
-            parts.append(f" {escape(name)}")
-        elif value is not False and value is not None:
-            parts.append(f' {escape(name)}="{escape(value)}"')
-    return "".join(parts)
+from buttress.web.templatetags.buttress_ui import html_attributes
 
 
 class FastSelect(forms.Select):
@@ -60,5 +51,5 @@ class FastSelect(forms.Select):
         options = "\n  ".join(parts)
         # Every name, value and label is escaped above.
         return mark_safe(  # noqa: S308
-            f'<select name="{escape(name)}"{_attributes(final_attrs)}>\n  {options}\n</select>'
+            f'<select name="{escape(name)}"{html_attributes(final_attrs)}>\n  {options}\n</select>'
         )

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 
-def _attributes(attrs: dict[str, Any]) -> SafeString:
+def html_attributes(attrs: dict[str, Any]) -> SafeString:
     """HTML attributes in the order given, as Django's widget attrs template writes them."""
     parts = []
     for name, value in attrs.items():
@@ -52,7 +52,7 @@ def select(field: BoundField) -> SafeString:
     return format_html(
         '<select name="{}"{}>\n{}\n</select>',
         field.html_name,
-        _attributes(attrs),
+        html_attributes(attrs),
         mark_safe(options),  # noqa: S308 - each key and label is escaped above
     )
 
@@ -73,7 +73,7 @@ def text_input(field: BoundField) -> SafeString:
         widget.input_type,
         field.html_name,
         "" if value is None else format_html(' value="{}"', value),
-        _attributes(attrs),
+        html_attributes(attrs),
     )
 
 
