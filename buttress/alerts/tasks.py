@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -42,11 +43,11 @@ def expire_alert(alert_id: int, claim: str) -> bool:
         return True
 
 
-@task()
-def release_alert(alert_id: int, claim: str) -> bool:
-    """The silence or maintenance window holding the alert back has ended: process it."""
+def release_held(alert_id: int, claim: str, release: Callable[[Alert], object]) -> bool:
+    """Run ``release`` on the alert while holding its suppression claim; False for a stale
+    delivery. The integration is locked first, in the order a delivery locks them, so the two
+    never deadlock."""
     with transaction.atomic():
-        # The integration first, in the order a delivery locks them, so the two never deadlock.
         integration_id = (
             Alert.objects.filter(pk=alert_id).values_list("integration_id", flat=True).first()
         )
@@ -59,8 +60,14 @@ def release_alert(alert_id: int, claim: str) -> bool:
         with holding(Alert, alert_id, "suppression_due_at", claim) as alert:
             if alert is None:
                 return False
-            services.release_alert(alert)
+            release(alert)
             return True
+
+
+@task()
+def release_alert(alert_id: int, claim: str) -> bool:
+    """The silence or maintenance window holding the alert back has ended: process it."""
+    return release_held(alert_id, claim, services.release_alert)
 
 
 def enqueue_processing_many(deliveries: list[Delivery]) -> None:
