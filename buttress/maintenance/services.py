@@ -300,12 +300,11 @@ def active_for_assets(
     )
 
 
-def window_on_assets(
-    asset_ids: Iterable[int], at: datetime, *, effect: str
+def _first_on(
+    windows: Iterable[MaintenanceWindow], at: datetime
 ) -> tuple[MaintenanceWindow, datetime] | None:
-    """The first window with ``effect`` on at ``at`` covering one of these assets, and the end
-    of its current occurrence; None when none is on."""
-    for window in _windows_on_assets(asset_ids, at, at + INSTANT, effect):
+    """The first of ``windows`` on at ``at`` and the end of its current occurrence."""
+    for window in windows:
         try:
             spans = window.occurrences(at, at + INSTANT)
         except engine.TooManyOccurrences:
@@ -314,6 +313,14 @@ def window_on_assets(
         if spans:
             return window, max(finish for _, finish in spans)
     return None
+
+
+def window_on_assets(
+    asset_ids: Iterable[int], at: datetime, *, effect: str
+) -> tuple[MaintenanceWindow, datetime] | None:
+    """The first window with ``effect`` on at ``at`` covering one of these assets, and the end
+    of its current occurrence; None when none is on."""
+    return _first_on(_windows_on_assets(asset_ids, at, at + INSTANT, effect), at)
 
 
 def intervals_for_assets(
@@ -359,15 +366,7 @@ def active_for_monitor(monitor_id: int, at: datetime) -> bool:
 def window_for_monitor(monitor_id: int, at: datetime) -> tuple[MaintenanceWindow, datetime] | None:
     """The first window suppressing the monitor's alerts at ``at`` (naming the monitor or its
     asset) and the end of its current occurrence; None when none is on."""
-    for window in _monitor_windows(monitor_id, at):
-        try:
-            spans = window.occurrences(at, at + INSTANT)
-        except engine.TooManyOccurrences:
-            logger.warning("maintenance window %s: too many occurrences to expand", window.pk)
-            continue
-        if spans:
-            return window, max(finish for _, finish in spans)
-    return None
+    return _first_on(_monitor_windows(monitor_id, at), at)
 
 
 def ids_on_at(windows: Iterable[MaintenanceWindow], at: datetime) -> list[int]:
