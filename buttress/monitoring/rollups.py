@@ -35,6 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from buttress.lib.timeutil import now
 from buttress.monitoring import summary
@@ -402,32 +403,25 @@ def prune(*, at: datetime, state: _Run) -> tuple[str, bool]:
 
 
 def _prune_results(cutoff: datetime, state: _Run) -> tuple[int, bool]:
-    deleted = 0
-    while True:
-        # Along the time index, oldest first; each batch is its own short transaction.
-        ids = list(
-            CheckResult.objects.filter(at__lt=cutoff)
-            .order_by("at")
-            .values_list("pk", flat=True)[:PRUNE_BATCH]
-        )
-        if ids:
-            deleted += CheckResult.objects.filter(pk__in=ids).delete()[0]
-        if len(ids) < PRUNE_BATCH:
-            return deleted, False
-        if state.over_budget():
-            return deleted, True
+    # Along the time index, oldest first.
+    return _prune_batches(CheckResult.objects.filter(at__lt=cutoff), "at", state)
 
 
 def _prune_rollups(level: str, cutoff: datetime, state: _Run) -> tuple[int, bool]:
+    rows = LatencyRollup.objects.filter(level=level, start__lt=cutoff)
+    return _prune_batches(rows, "start", state)
+
+
+def _prune_batches(
+    rows: QuerySet[CheckResult] | QuerySet[LatencyRollup], order: str, state: _Run
+) -> tuple[int, bool]:
+    """Delete ``rows`` a batch at a time in ``order``, each batch its own short transaction;
+    how many went, and whether some are left because the run's time is up."""
     deleted = 0
     while True:
-        ids = list(
-            LatencyRollup.objects.filter(level=level, start__lt=cutoff)
-            .order_by("start")
-            .values_list("pk", flat=True)[:PRUNE_BATCH]
-        )
+        ids = list(rows.order_by(order).values_list("pk", flat=True)[:PRUNE_BATCH])
         if ids:
-            deleted += LatencyRollup.objects.filter(pk__in=ids).delete()[0]
+            deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
         if len(ids) < PRUNE_BATCH:
             return deleted, False
         if state.over_budget():
