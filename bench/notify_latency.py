@@ -19,6 +19,14 @@ random pause of 0-300 ms between events so they do not fall into step with the w
 
     .venv/bin/python bench/notify_latency.py                # 100 events of each kind
     .venv/bin/python bench/notify_latency.py --events 20    # a quick check
+    .venv/bin/python bench/notify_latency.py --events 50 --flood 40   # under an alert storm
+    .venv/bin/python bench/notify_latency.py --events 50 --flood 40 --busy-deliveries 0
+
+With ``--flood N`` a thread records N Alertmanager deliveries a second (10 new alerts each,
+one group per storm integration) from ``--storms`` other integrations, starting
+``--flood-lead`` seconds before the measured events, which is more than one worker
+processes: the backlog grows while the events are timed. ``--busy-deliveries 0`` turns off
+the lower priority of a flooding integration's processing (the baseline of that run).
 
 It creates its own database (``bench_notify_latency`` by default), migrates it, starts
 ``buttress worker`` and ``buttress scheduler`` against it, and drops it at the end (``--keep``
@@ -28,6 +36,7 @@ leaves it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -61,7 +70,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=100, help="events of each kind")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--flood",
+        type=float,
+        default=0.0,
+        help="while measuring, deliveries a second (10 alerts each) from storm integrations",
+    )
+    parser.add_argument("--storms", type=int, default=8, help="integrations the flood comes from")
+    parser.add_argument(
+        "--flood-lead", type=float, default=30.0, help="seconds the flood runs before measuring"
+    )
+    parser.add_argument(
+        "--busy-deliveries",
+        type=int,
+        default=None,
+        help="BUTTRESS_ALERTS_BUSY_DELIVERIES for the worker (0: storms are never busy)",
+    )
     args = parser.parse_args()
+    if args.flood < 0 or args.storms < 1 or args.flood_lead < 0:
+        parser.error("--flood and --flood-lead must not be negative, --storms at least 1")
     if "bench" not in urlsplit(args.database_url).path:
         parser.error("--database-url must name a database with 'bench' in its name")
     if not 1 <= args.events <= 10_000:
@@ -106,27 +133,36 @@ def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
 
 
 class Arrivals:
-    """Wall-clock arrival times of the requests the loopback receiver got."""
+    """Wall-clock arrival times and bodies of the requests the loopback receiver got."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
+        self.bodies: list[bytes] = []
         self.changed = threading.Condition()
 
-    def add(self, at: float) -> None:
+    def add(self, at: float, body: bytes) -> None:
         with self.changed:
             self.times.append(at)
+            self.bodies.append(body)
             self.changed.notify_all()
 
-    def wait_beyond(self, count: int, timeout: float) -> float | None:
-        """The arrival time of request number ``count + 1``, or None after ``timeout``."""
+    def wait_for(self, marker: str, since: int, timeout: float) -> float | None:
+        """The arrival time of the first request after number ``since`` whose body holds
+        ``marker`` (others, such as a storm's own incident notifications, are passed over),
+        or None after ``timeout``."""
+        needle = marker.encode()
         deadline = time.monotonic() + timeout
+        seen = since
         with self.changed:
-            while len(self.times) <= count:
+            while True:
+                while seen < len(self.times):
+                    if needle in self.bodies[seen]:
+                        return self.times[seen]
+                    seen += 1
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self.changed.wait(left)
-            return self.times[count]
 
 
 @contextmanager
@@ -136,8 +172,7 @@ def receiver() -> Iterator[tuple[int, Arrivals]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             at = time.time()
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            arrivals.add(at)
+            arrivals.add(at, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -193,23 +228,23 @@ def measure(
     label: str,
     events: int,
     arrivals: Arrivals,
-    fire: Callable[[int], None],
+    fire: Callable[[int], str],
     rng: random.Random,
 ) -> list[float]:
+    """Fire ``events`` events one after another; each ``fire(i)`` returns the marker its
+    notification carries, and the clock runs until a notification with it arrives."""
     latencies: list[float] = []
     lost = 0
     for i in range(events):
         time.sleep(rng.uniform(0, 0.3))
         before = len(arrivals.times)
         started = time.time()
-        fire(i)
-        arrived = arrivals.wait_beyond(before, WAIT_SECONDS)
+        marker = fire(i)
+        arrived = arrivals.wait_for(marker, before, WAIT_SECONDS)
         if arrived is None:
             lost += 1
             continue
         latencies.append(arrived - started)
-        # Anything extra (there should be nothing) must not be taken for the next event.
-        time.sleep(0.01)
     if lost:
         print(f"{label}: {lost} of {events} events did not arrive within {WAIT_SECONDS:.0f}s")
     return latencies
@@ -227,6 +262,9 @@ def summary(label: str, values: list[float]) -> dict[str, Any]:
 
 def main() -> int:
     args = parse_args()
+    if args.busy_deliveries is not None:
+        # Read where deliveries are recorded: in this process, before Django is set up.
+        os.environ["BUTTRESS_ALERTS_BUSY_DELIVERIES"] = str(args.busy_deliveries)
     env = configure_environment(args.database_url)
     recreate_database(args.database_url)
     try:
@@ -257,6 +295,11 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     from buttress.notify.services import people, sending
     from buttress.tenancy.models import Organization
 
+    def queued_processing() -> int:
+        from buttress.alerts.models import Delivery
+
+        return Delivery.objects.filter(processed_at__isnull=True).count()
+
     call_command("migrate", interactive=False, verbosity=0)
     rng = random.Random(args.seed)
     org = Organization.objects.create(name="Bench notify", slug="bench-notify")
@@ -274,33 +317,70 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         people.add_rule(agent, actor=None, method=method)
         people.set_subscriptions(actor=None, user=agent, events=["new_ticket"], scope="all")
 
-        def direct(i: int) -> None:
-            channels.send_apprise(url, f"direct {i}", "body")
+        def direct(i: int) -> str:
+            channels.send_apprise(url, f"direct mark{i}x", "body")
+            return f"mark{i}x"
 
-        def notify(i: int) -> None:
-            sending.notify_user(agent, subject=f"notify {i}", body="body")
+        def notify(i: int) -> str:
+            sending.notify_user(agent, subject=f"notify mark{i}x", body="body")
+            return f"mark{i}x"
 
-        def alert(i: int) -> None:
+        def send(to: Any, group: str, names: list[str]) -> None:
             body = {
                 "version": "4",
-                "groupKey": f"bench-{i}",
+                "groupKey": group,
                 "status": "firing",
                 "receiver": "buttress",
                 "alerts": [
                     {
                         "status": "firing",
-                        "labels": {"alertname": f"BenchDown{i}", "severity": "critical"},
-                        "annotations": {"summary": "bench"},
+                        "labels": {"alertname": name, "severity": "critical"},
+                        "annotations": {"summary": f"{name} is down"},
                         "startsAt": "2026-11-27T10:00:00Z",
                         "endsAt": "0001-01-01T00:00:00Z",
                     }
+                    for name in names
                 ],
             }
             with transaction.atomic():
                 delivery = ingest.record_delivery(
-                    integration, body=json.dumps(body), content_type="application/json"
+                    to, body=json.dumps(body), content_type="application/json"
                 )
                 alert_tasks.enqueue_processing(delivery)
+
+        def alert(i: int) -> str:
+            send(integration, f"bench-{i}", [f"mark{i}x"])
+            return f"mark{i}x"
+
+        storms = [
+            create_integration(org, actor=None, name=f"Storm {n}", kind="alertmanager").integration
+            for n in range(args.storms if args.flood else 0)
+        ]
+        stop_flood = threading.Event()
+        flooded = [0]
+
+        def flood() -> None:
+            """``args.flood`` deliveries a second of 10 new alerts each, round-robin over the
+            storm integrations, each storm one group (one incident, made before measuring)."""
+            from django.db import connection
+
+            interval = 1.0 / args.flood
+            due = time.monotonic()
+            try:
+                while not stop_flood.is_set():
+                    n = flooded[0]
+                    storm = storms[n % len(storms)]
+                    names = [f"Storm{storm.pk}-{n}-{k}" for k in range(10)]
+                    # Over the storm's flood limit: refused, as a real sender would be.
+                    with contextlib.suppress(ingest.RateLimited):
+                        send(storm, f"storm-{storm.pk}", names)
+                    flooded[0] = n + 1
+                    due += interval
+                    pause = due - time.monotonic()
+                    if pause > 0:
+                        stop_flood.wait(pause)
+            finally:
+                connection.close()
 
         baseline = measure("direct Apprise send", args.events, arrivals, direct, rng)
         with processes(env, ROOT / "var" / "bench"):
@@ -311,8 +391,29 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
             # open incident instead of opening one.
             measure("warm-up", WARM_UP, arrivals, notify, rng)
             measure("warm-up", WARM_UP, arrivals, lambda i: alert(WARM_UP_OFFSET + i), rng)
-            one_hop = measure("notify_user -> channel", args.events, arrivals, notify, rng)
-            full = measure("alert -> channel", args.events, arrivals, alert, rng)
+            for storm in storms:  # each storm's incident opens (and notifies) before the clock
+                send(storm, f"storm-{storm.pk}", [f"Storm{storm.pk}-open"])
+            flooder = threading.Thread(target=flood, daemon=True)
+            if storms:
+                flooder.start()
+                time.sleep(args.flood_lead)
+                print(
+                    f"flood: {args.flood} deliveries/s of 10 alerts over {len(storms)} "
+                    f"integrations, {args.flood_lead:.0f} s ahead; "
+                    f"backlog at the start: {queued_processing()} deliveries"
+                )
+            try:
+                one_hop = measure("notify_user -> channel", args.events, arrivals, notify, rng)
+                full = measure("alert -> channel", args.events, arrivals, alert, rng)
+            finally:
+                stop_flood.set()
+                if storms:
+                    flooder.join(10)
+            if storms:
+                print(
+                    f"flood: {flooded[0]} deliveries sent; backlog at the end: "
+                    f"{queued_processing()} deliveries"
+                )
 
     rows = [
         summary("baseline: direct Apprise send", baseline),

@@ -272,6 +272,9 @@ SMTPD_BIND = env("BUTTRESS_SMTPD_BIND")
 SMTPD_DOMAINS = [d.strip().lower() for d in env("BUTTRESS_SMTPD_DOMAINS").split(",") if d.strip()]
 # Alert integrations of kind email are addressed local+<key>@domain of this address.
 ALERTS_MAIL_ADDRESS = env("BUTTRESS_ALERTS_MAIL_ADDRESS", "alerts@localhost")
+# An integration that sent more deliveries than this since the previous minute began is
+# flooding: its processing queues behind everyone else's (0: never).
+ALERTS_BUSY_DELIVERIES = int(env("BUTTRESS_ALERTS_BUSY_DELIVERIES", "60"))
 # How long the acknowledge and resolve links in notifications work.
 NOTIFY_LINK_VALID_HOURS = int(env("BUTTRESS_NOTIFY_LINK_VALID_HOURS", "72"))
 

@@ -151,6 +151,11 @@ class Delivery(models.Model):
 
     objects = DeliveryQuerySet.as_manager()
 
+    # Not stored: set when the delivery is recorded, true when its integration is flooding
+    # (past ``ALERTS_BUSY_DELIVERIES`` since the previous minute began); its processing then
+    # queues behind others'.
+    busy: bool = False
+
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [

@@ -17,6 +17,10 @@ from buttress.alerts import services
 from buttress.alerts.models import Alert, Delivery, Integration
 from buttress.scheduler.claims import holding
 
+# The processing of a flooding integration's deliveries (``Delivery.busy``) runs after every
+# other queued task (the database backend takes higher priorities first).
+BUSY_PRIORITY = -10
+
 
 @task()
 def process_delivery(delivery_id: int, claim: str) -> bool:
@@ -89,7 +93,7 @@ def enqueue_processing_many(deliveries: list[Delivery]) -> None:
             DBTaskResult(
                 id=backend._get_id(),  # the backend's own id function (a UUID by default)
                 args_kwargs=normalize_json(arguments),
-                priority=process_delivery.priority,
+                priority=_priority(delivery),
                 task_path=process_delivery.module_path,
                 queue_name=process_delivery.queue_name,
                 # The backend stores "as soon as possible" (None) as its far-future marker.
@@ -109,7 +113,12 @@ def enqueue_processing(delivery: Delivery) -> None:
     """
     assert delivery.process_due_at is not None
     token = delivery.process_due_at.isoformat()
+    task = process_delivery.using(priority=_priority(delivery))
     if isinstance(process_delivery.get_backend(), DatabaseBackend):
-        process_delivery.enqueue(delivery.pk, token)
+        task.enqueue(delivery.pk, token)
     else:
-        transaction.on_commit(partial(process_delivery.enqueue, delivery.pk, token), robust=True)
+        transaction.on_commit(partial(task.enqueue, delivery.pk, token), robust=True)
+
+
+def _priority(delivery: Delivery) -> int:
+    return BUSY_PRIORITY if delivery.busy else process_delivery.priority

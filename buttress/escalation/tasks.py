@@ -9,6 +9,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.tasks import task
+from django.tasks.base import TASK_MAX_PRIORITY
 from django_tasks_db.backend import DatabaseBackend
 
 from buttress.escalation import services
@@ -24,7 +25,8 @@ def lease() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "ESCALATION_LEASE_SECONDS", 30)))
 
 
-@task()
+# Ahead of any backlog, like the notifications its steps send.
+@task(priority=TASK_MAX_PRIORITY)
 def advance_escalation(escalation_id: int, claim: str) -> bool:
     """True when this run advanced the escalation; False for a stale or duplicate run."""
     with holding(Escalation, escalation_id, "due_at", claim) as escalation:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -28,17 +29,51 @@ class RateLimited(Exception):
         )
 
 
-def _increment(integration: Integration, window: datetime, limit: int) -> bool:
-    return (
-        RateWindow.objects.filter(
-            integration=integration, window_start=window, count__lt=limit
-        ).update(count=F("count") + 1)
-        == 1
-    )
+def busy_threshold() -> int:
+    """Deliveries since the start of the previous minute past which an integration is busy
+    (0: never)."""
+    return int(getattr(settings, "ALERTS_BUSY_DELIVERIES", 60))
 
 
-def take_slot(integration: Integration, *, at: datetime) -> None:
-    """Count one delivery in the current minute, or raise :class:`RateLimited`.
+def is_busy(counted: int) -> bool:
+    """Whether an integration that has taken ``counted`` deliveries since the start of the
+    previous minute is flooding (counting the previous minute too, so a storm is still busy in
+    the first seconds of each new minute).
+
+    A busy integration's deliveries are processed after everyone else's (see
+    :func:`buttress.alerts.tasks.enqueue_processing`): one customer's alert storm cannot hold
+    back another's first alert, and the storm still ends up grouped into its incidents.
+    Integrations without a flood limit are not counted, so never busy.
+    """
+    threshold = busy_threshold()
+    return threshold > 0 and counted > threshold
+
+
+def _recent(integration: Integration, window: datetime) -> int:
+    """Deliveries counted in the window and the one before it (kept for this)."""
+    counts = RateWindow.objects.filter(
+        integration=integration, window_start__gte=window - WINDOW, window_start__lte=window
+    ).values_list("count", flat=True)
+    return sum(counts)
+
+
+def _forget_before(integration: Integration, window: datetime) -> None:
+    RateWindow.objects.filter(integration=integration, window_start__lt=window - WINDOW).delete()
+
+
+def _increment(integration: Integration, window: datetime, limit: int) -> int:
+    """The deliveries of this window and the previous one after taking a slot in this one;
+    0 when this one is full (or not there)."""
+    rows = RateWindow.objects.filter(integration=integration, window_start=window)
+    if rows.filter(count__lt=limit).update(count=F("count") + 1) != 1:
+        return 0
+    return _recent(integration, window)
+
+
+def take_slot(integration: Integration, *, at: datetime) -> int:
+    """Count one delivery in the current minute, or raise :class:`RateLimited`; the count of
+    this minute and the previous one with it (0 for an integration without a limit, which is
+    not counted).
 
     The conditional UPDATE is atomic in the database, so concurrent web processes never let
     more than the limit through; a limit of 0 means none. Call inside the transaction that
@@ -46,21 +81,21 @@ def take_slot(integration: Integration, *, at: datetime) -> None:
     """
     limit = integration.rate_limit_per_minute
     if limit == 0:
-        return
+        return 0
     window = at.replace(second=0, microsecond=0)
-    if _increment(integration, window, limit):
-        return
+    if counted := _increment(integration, window, limit):
+        return counted
     if not RateWindow.objects.filter(integration=integration, window_start=window).exists():
         try:
             with transaction.atomic():
                 RateWindow.objects.create(integration=integration, window_start=window, count=1)
         except IntegrityError:
             # Another request opened the window first; count in it like everyone else.
-            if _increment(integration, window, limit):
-                return
+            if counted := _increment(integration, window, limit):
+                return counted
         else:
-            RateWindow.objects.filter(integration=integration, window_start__lt=window).delete()
-            return
+            _forget_before(integration, window)
+            return _recent(integration, window)
     raise RateLimited(window + WINDOW - at)
 
 
@@ -78,8 +113,8 @@ def record_delivery(
     """The request, stored before it is answered; its ``process_due_at`` is the claim the
     processing task must present (see :func:`buttress.scheduler.claims.holding`)."""
     at = at or now()
-    take_slot(integration, at=at)
-    return Delivery.objects.create(
+    counted = take_slot(integration, at=at)
+    delivery = Delivery.objects.create(
         organization_id=integration.organization_id,
         integration=integration,
         received_at=at,
@@ -88,10 +123,14 @@ def record_delivery(
         generated_key=generated_key,
         process_due_at=at + PROCESS_LEASE,
     )
+    delivery.busy = is_busy(counted)
+    return delivery
 
 
-def take_slots(integration: Integration, count: int, *, at: datetime) -> int:
-    """Count up to ``count`` deliveries in the current minute; how many fit under the limit.
+def take_slots(integration: Integration, count: int, *, at: datetime) -> tuple[int, int]:
+    """Count up to ``count`` deliveries in the current minute: (how many fit under the limit,
+    the count of this minute and the previous one with them; 0 for an integration without a
+    limit, which is not counted).
 
     The batch form of :func:`take_slot` for the intake process: the window's row is locked
     (PostgreSQL) or the write transaction holds the database (SQLite), so processes sharing
@@ -100,7 +139,7 @@ def take_slots(integration: Integration, count: int, *, at: datetime) -> int:
     """
     limit = integration.rate_limit_per_minute
     if limit == 0:
-        return count
+        return count, 0
     window = at.replace(second=0, microsecond=0)
     for _ in range(2):
         row = (
@@ -113,7 +152,7 @@ def take_slots(integration: Integration, count: int, *, at: datetime) -> int:
             admitted = max(0, min(count, limit - row[1]))
             if admitted:
                 RateWindow.objects.filter(pk=row[0]).update(count=F("count") + admitted)
-            return admitted
+            return admitted, _recent(integration, window)
         try:
             with transaction.atomic():
                 RateWindow.objects.create(
@@ -121,9 +160,9 @@ def take_slots(integration: Integration, count: int, *, at: datetime) -> int:
                 )
         except IntegrityError:
             continue  # another process opened the window first: count in it
-        RateWindow.objects.filter(integration=integration, window_start__lt=window).delete()
-        return min(count, limit)
-    return 0
+        _forget_before(integration, window)
+        return min(count, limit), _recent(integration, window)
+    return 0, limit
 
 
 def retry_after(at: datetime) -> timedelta:
@@ -156,9 +195,11 @@ def record_deliveries(items: Sequence[Incoming]) -> list[Delivery | RateLimited]
         wanted[item.integration.pk] += 1
         by_pk[item.integration.pk] = item.integration
     # Integrations in key order, so that two processes lock their windows in the same order.
-    room = {
+    taken = {
         pk: take_slots(by_pk[pk], wanted[pk], at=min(i.at for i in items)) for pk in sorted(wanted)
     }
+    room = {pk: admitted for pk, (admitted, _) in taken.items()}
+    busy = {pk: is_busy(counted) for pk, (_, counted) in taken.items()}
     results: list[Delivery | RateLimited] = []
     stored: list[Delivery] = []
     for item in items:
@@ -176,6 +217,7 @@ def record_deliveries(items: Sequence[Incoming]) -> list[Delivery | RateLimited]
             generated_key=item.generated_key,
             process_due_at=item.at + PROCESS_LEASE,
         )
+        delivery.busy = busy[pk]
         stored.append(delivery)
         results.append(delivery)
     Delivery.objects.bulk_create(stored)

@@ -456,6 +456,45 @@ def test_invalid_requests_do_not_use_up_the_limit(org):
     assert post(f"/hooks/alertmanager/{key}", ALERTMANAGER).status_code == 202
 
 
+def test_a_flooding_integrations_processing_queues_behind_the_others(
+    org, db_task_backend, settings
+):
+    settings.ALERTS_BUSY_DELIVERIES = 2
+    _, storm = make_integration(org, "alertmanager")
+    _, calm = make_integration(org, "alertmanager")
+
+    with time_machine.travel("2026-08-22T10:00:20Z", tick=False):
+        for _ in range(4):
+            assert post(f"/hooks/alertmanager/{storm}", ALERTMANAGER).status_code == 202
+        assert post(f"/hooks/alertmanager/{calm}", ALERTMANAGER).status_code == 202
+
+    queued = DBTaskResult.objects.order_by("enqueued_at", "id")
+    by_delivery = {row.args_kwargs["args"][0]: row.priority for row in queued}
+    deliveries = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    # The first two of the minute are ordinary; past the threshold the storm is busy.
+    assert [by_delivery[pk] for pk in deliveries] == [0, 0, -10, -10, 0]
+    # A worker takes the calm integration's delivery before the storm's later ones.
+    taken = [row.args_kwargs["args"][0] for row in DBTaskResult.objects.ready()]
+    assert taken.index(deliveries[4]) < taken.index(deliveries[2])
+
+    # Still busy in the next minute's first seconds: the previous minute counts too.
+    with time_machine.travel("2026-08-22T10:01:02Z", tick=False):
+        post(f"/hooks/alertmanager/{storm}", ALERTMANAGER)
+    latest = DBTaskResult.objects.order_by("-enqueued_at", "-id").first()
+    assert latest is not None
+    assert latest.priority == -10
+
+
+def test_without_a_flood_limit_an_integration_is_never_busy(org, db_task_backend, settings):
+    settings.ALERTS_BUSY_DELIVERIES = 1
+    _, key = make_integration(org, "alertmanager", rate_limit_per_minute=0)
+
+    for _ in range(3):
+        post(f"/hooks/alertmanager/{key}", ALERTMANAGER)
+
+    assert set(DBTaskResult.objects.values_list("priority", flat=True)) == {0}
+
+
 def test_processing_a_flood_opens_one_incident(org):
     _, key = make_integration(org, "alertmanager")
     for n in range(20):

@@ -194,3 +194,29 @@ def test_a_delayed_notification_is_claimed_by_the_scheduler_when_due():
         assert delivery.attempt(notification.pk, _claim(notification)) is True
 
     assert [m.to for m in mail.outbox] == [["a@example.com"]]
+
+
+def test_a_notification_is_taken_before_processing_queued_earlier(org, db_task_backend):
+    from django_tasks_db.models import DBTaskResult
+
+    from buttress.alerts.models import Delivery
+    from buttress.alerts.tasks import enqueue_processing
+    from buttress.alerts.tests.helpers import make_integration
+
+    integration, _ = make_integration(org, "alertmanager")
+    for _ in range(3):
+        enqueue_processing(
+            Delivery.objects.create(
+                organization=org,
+                integration=integration,
+                body="{}",
+                process_due_at=datetime(2026, 8, 22, 10, tzinfo=UTC),
+            )
+        )
+    agent = UserFactory.create(role=Role.AGENT)
+    [notification] = sending.notify_user(agent, subject="Down", body="Body")
+
+    first = DBTaskResult.objects.ready().first()
+    assert first is not None
+    assert first.task_path == "buttress.notify.tasks.deliver_notification"
+    assert first.args_kwargs["args"][0] == notification.pk
