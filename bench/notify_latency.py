@@ -257,6 +257,7 @@ def summary(label: str, values: list[float]) -> dict[str, Any]:
         "p50_ms": statistics.median(values) * 1000 if values else None,
         "p99_ms": percentile(values, 0.99) * 1000 if values else None,
         "max_ms": max(values) * 1000 if values else None,
+        "in_order_ms": [round(v * 1000, 1) for v in values],
     }
 
 

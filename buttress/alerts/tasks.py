@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from buttress.alerts import services
 from buttress.alerts.models import Alert, Delivery, Integration
-from buttress.scheduler.claims import holding
+from buttress.scheduler.claims import holding, pending
 
 # The processing of a flooding integration's deliveries (``Delivery.busy``) runs after every
 # other queued task (the database backend takes higher priorities first).
@@ -24,9 +24,14 @@ BUSY_PRIORITY = -10
 
 @task()
 def process_delivery(delivery_id: int, claim: str) -> bool:
-    """True when this run applied the delivery; False for a stale or duplicate run."""
+    """True when this run applied the delivery; False when it was already applied.
+
+    Applying a delivery twice changes nothing, so a run whose claim went out of date while it
+    waited in the queue (a backlog longer than the lease) still applies it: under a long
+    alert storm each delivery is applied by whichever of its tasks comes up first, instead
+    of every claim being replaced before its task is reached."""
     try:
-        with holding(Delivery, delivery_id, "process_due_at", claim) as delivery:
+        with pending(Delivery, delivery_id, "process_due_at") as delivery:
             if delivery is None:
                 return False
             services.process_delivery(delivery)

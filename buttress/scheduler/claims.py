@@ -23,16 +23,17 @@ def _enqueue(timer: Timer, pks: list[Any], claim: datetime) -> None:
     calls: list[tuple[Any, str]] = (
         [(list(pks), token)] if timer.batch_task else [(pk, token) for pk in pks]
     )
+    task = timer.task if timer.priority is None else timer.task.using(priority=timer.priority)
     if isinstance(timer.task.get_backend(), DatabaseBackend):
         # The queued task is a row in the same database: it commits with the claim or not at
         # all, so a crash can lose neither half.
         for args in calls:
-            timer.task.enqueue(*args)
+            task.enqueue(*args)
     else:
         # A broker is outside the transaction; enqueue only once the claim is durable. A task
         # lost between commit and broker fires again when the lease runs out.
         for args in calls:
-            transaction.on_commit(partial(timer.task.enqueue, *args), robust=True)
+            transaction.on_commit(partial(task.enqueue, *args), robust=True)
 
 
 def claim_due(timer: Timer, *, at: datetime, limit: int | None = None) -> int:
@@ -131,6 +132,25 @@ def holding[M: models.Model](
         row = model._default_manager.select_for_update().filter(pk=pk).first()
         if row is None or getattr(row, due_field) != expected:
             logger.info("skipping %s %s: claim %s is no longer current", model.__name__, pk, claim)
+            yield None
+        else:
+            yield row
+
+
+@contextmanager
+def pending[M: models.Model](model: type[M], pk: Any, due_field: str) -> Iterator[M | None]:
+    """The row ``pk`` locked, if its timer is still set, whatever claim it carries; else None.
+
+    For idempotent work only, where doing it on an out-of-date claim is harmless: a task that
+    waited in a long queue past its lease still does the work when it comes up (its row was
+    re-claimed and a replacement queued behind it, which then finds nothing to do), instead of
+    every run finding its claim replaced while it waited. The row lock keeps two runs from
+    overlapping; the body must clear ``due_field`` when done, as with :func:`holding`.
+    """
+    with transaction.atomic(using=model._default_manager.db):
+        row = model._default_manager.select_for_update().filter(pk=pk).first()
+        if row is None or getattr(row, due_field) is None:
+            logger.info("skipping %s %s: nothing left to do", model.__name__, pk)
             yield None
         else:
             yield row

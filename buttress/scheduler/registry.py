@@ -46,6 +46,9 @@ class Timer:
     # timers where many rows come due at once (a mass breach); the task checks each row's
     # claim itself (see :func:`buttress.scheduler.claims.held`).
     batch_task: bool = False
+    # The priority of the tasks the scheduler queues (None: the task's own). A timer that
+    # catches tasks lost on the way can queue its replacements behind fresh work.
+    priority: int | None = None
 
     def __post_init__(self) -> None:
         due = self.model._meta.get_field(self.due_field)

@@ -567,3 +567,27 @@ def test_a_lost_processing_task_is_claimed_again_by_the_scheduler(org, db_task_b
     assert tasks.process_delivery.call(delivery_id, claim)
     assert Ticket.objects.count() == 1
     assert Delivery.objects.get().process_due_at is None
+
+
+def test_a_task_that_waited_past_its_lease_still_applies_the_delivery_once(org, db_task_backend):
+    """A backlog longer than the lease: the scheduler re-claims the delivery and queues a
+    replacement (behind fresh work); the original task, reached first, applies it, and the
+    replacement then does nothing."""
+    from django_tasks_db.models import DBTaskResult
+
+    from buttress.scheduler.claims import claim_due
+    from buttress.scheduler.registry import get_timer
+
+    _, key = make_integration(org, "alertmanager")
+    with time_machine.travel("2026-08-22T10:00:00Z", tick=False):
+        post(f"/hooks/alertmanager/{key}", ALERTMANAGER)
+    original = DBTaskResult.objects.get()
+    assert claim_due(get_timer("alerts.delivery"), at=datetime(2026, 8, 22, 10, 3, tzinfo=UTC))
+    replacement = DBTaskResult.objects.exclude(pk=original.pk).get()
+    assert replacement.priority == tasks.BUSY_PRIORITY
+
+    assert tasks.process_delivery.call(*original.args_kwargs["args"])
+    assert not tasks.process_delivery.call(*replacement.args_kwargs["args"])
+    assert Ticket.objects.count() == 1
+    assert Alert.objects.count() == 1
+    assert Delivery.objects.get().process_due_at is None
