@@ -272,10 +272,18 @@ def run(bind: tuple[str, int], demo: bool) -> None:
     if applied:
         click.echo(f"Applied {applied} migrations.")
     token = None
+    url_host = f"[{host}]" if ":" in host else host
+    kinds = process_kinds(
+        settings.TASK_BACKEND, smtpd=bool(settings.SMTPD_BIND), intake=bool(settings.INTAKE_BIND)
+    )
     if demo:
         from buttress.demo.loader import load_demo
 
-        click.echo(f"Demo data: {load_demo().describe()}.")
+        loaded = load_demo(
+            web_url=f"http://{url_host}:{port}",
+            intake_url=f"http://{settings.INTAKE_BIND}" if "intake" in kinds else "",
+        )
+        click.echo(f"Demo data: {loaded.describe()}.")
         token = _demo_token()
     connections.close_all()
 
@@ -285,9 +293,6 @@ def run(bind: tuple[str, int], demo: bool) -> None:
     env["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
     me = [sys.executable, "-m", "buttress.cli"]
     children = []
-    kinds = process_kinds(
-        settings.TASK_BACKEND, smtpd=bool(settings.SMTPD_BIND), intake=bool(settings.INTAKE_BIND)
-    )
     if "intake" in kinds:
         _check_port_free(*parse_bind(settings.INTAKE_BIND))
     for kind in kinds:
@@ -300,7 +305,6 @@ def run(bind: tuple[str, int], demo: bool) -> None:
             argv += ["--bind", settings.SMTPD_BIND]
         children.append((kind, argv))
 
-    url_host = f"[{host}]" if ":" in host else host
     click.echo(f"buttress is starting on http://{url_host}:{port}/  (data in {settings.DATA_DIR})")
     if "intake" in kinds:
         click.echo(f"Pings and alert webhooks are also taken in on http://{settings.INTAKE_BIND}/")
@@ -420,11 +424,17 @@ def migrate() -> None:
 
 @cli.command()
 def demo() -> None:
-    """Load the demo organisations, CMDB and logins (for local evaluation); idempotent."""
+    """Load the demo organisations, CMDB, monitors and logins (for local evaluation); idempotent.
+
+    The demo's monitors check the web server at its default address (and the intake process
+    at BUTTRESS_INTAKE_BIND); `buttress run --demo` uses the addresses it serves on."""
     _setup()
+    from django.conf import settings
+
     from buttress.demo.loader import load_demo
 
-    click.echo(f"Demo data: {load_demo().describe()}.")
+    intake_url = f"http://{settings.INTAKE_BIND}" if settings.INTAKE_BIND else ""
+    click.echo(f"Demo data: {load_demo(intake_url=intake_url).describe()}.")
 
 
 @cli.command()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, time
+from urllib.parse import urlsplit
 
 from django.db import transaction
 
 from buttress.accounts import services as accounts
 from buttress.accounts.models import Team, User
+from buttress.alerts.models import Integration
+from buttress.alerts.services.integrations import create_integration
 from buttress.assets import services as assets
 from buttress.assets.models import Asset, AssetRelation
 from buttress.catalogue import services as catalogue
@@ -19,6 +22,9 @@ from buttress.desk import services as desk
 from buttress.desk.models import Ticket
 from buttress.escalation import services as escalation
 from buttress.escalation.models import EscalationPolicy
+from buttress.monitoring import services as monitoring
+from buttress.monitoring.models import Monitor, PingKind
+from buttress.monitoring.pinging import PingRequest
 from buttress.oncall import services as oncall
 from buttress.oncall.models import Schedule
 from buttress.response import services as response
@@ -27,6 +33,8 @@ from buttress.sla import services as sla
 from buttress.sla.models import SlaPolicy
 from buttress.tenancy import services as tenancy
 from buttress.tenancy.models import Contact, Organization, Site
+
+DEFAULT_WEB_URL = "http://127.0.0.1:8000"
 
 
 @dataclass
@@ -45,11 +53,12 @@ class DemoSummary:
 
 
 @transaction.atomic
-def load_demo() -> DemoSummary:
+def load_demo(*, web_url: str = DEFAULT_WEB_URL, intake_url: str = "") -> DemoSummary:
     """Create the demo organisations, CMDB, teams and logins; running it again changes nothing.
 
     Everything goes through the services with no actor, so the audit log shows it as done by
-    the system.
+    the system. ``web_url`` (and ``intake_url``, when the intake process runs) are where this
+    installation answers: the demo's monitors check them.
     """
     summary = DemoSummary()
     orgs = {customer.slug: _organization(customer, summary) for customer in CUSTOMERS}
@@ -63,6 +72,7 @@ def load_demo() -> DemoSummary:
         _catalogue(orgs[customer.slug], teams, summary)
     _escalation(teams, summary)
     _incident(orgs[CUSTOMERS[0].slug], summary)
+    _monitoring(orgs[CUSTOMERS[0].slug], summary, web_url=web_url, intake_url=intake_url)
     return summary
 
 
@@ -495,3 +505,60 @@ def _incident(org: Organization, summary: DemoSummary) -> None:
     response.set_severity(ticket, "SEV2", actor=None, reason="Remote staff cannot stay connected.")
     response.assign_role(ticket, role="commander", user=commander, actor=None)
     summary.created["incidents"] += 1
+
+
+def _monitoring(org: Organization, summary: DemoSummary, *, web_url: str, intake_url: str) -> None:
+    """Monitors a visitor sees working at once: this installation's own health endpoints (up),
+    a service nothing listens for (down, so it opens an incident through the organisation's
+    monitoring integration), a TCP port, and heartbeats of scheduled jobs (one reported just
+    now, one never yet); plus an Alertmanager integration to send alerts to."""
+    existing = set(Monitor.objects.for_org(org).values_list("name", flat=True))
+    checks: list[tuple[str, str, dict[str, object], int]] = [
+        ("Service desk web", "http", {"url": f"{web_url.rstrip('/')}/healthz"}, 60),
+        ("Legacy intranet", "http", {"url": "http://127.0.0.1:9/"}, 60),
+        ("Service desk port", "tcp", _host_port(web_url), 60),
+    ]
+    if intake_url:
+        checks.insert(1, ("Ping intake", "http", {"url": f"{intake_url.rstrip('/')}/healthz"}, 60))
+    for name, kind, config, interval in checks:
+        if name in existing:
+            continue
+        monitoring.create_monitor(
+            org, actor=None, name=name, kind=kind, config=config, interval=interval
+        )
+        summary.created["monitors"] += 1
+    if "Nightly backup" not in existing:
+        backup = monitoring.create_monitor(
+            org,
+            actor=None,
+            name="Nightly backup",
+            kind="heartbeat",
+            slug="nightly-backup",
+            period=24 * 3600,
+            grace=3600,
+        )
+        monitoring.ping_by_uuid(
+            backup.uuid, PingRequest(kind=PingKind.SUCCESS, user_agent="demo", method="GET")
+        )
+        summary.created["monitors"] += 1
+    if "Payroll export" not in existing:
+        monitoring.create_monitor(
+            org,
+            actor=None,
+            name="Payroll export",
+            kind="heartbeat",
+            slug="payroll-export",
+            schedule_kind="cron",
+            schedule="30 2 * * 1-5",
+            tz="Europe/London",
+            grace=1800,
+        )
+        summary.created["monitors"] += 1
+    if not Integration.objects.filter(organization=org, name="Prometheus (production)").exists():
+        create_integration(org, actor=None, name="Prometheus (production)", kind="alertmanager")
+        summary.created["alert integrations"] += 1
+
+
+def _host_port(url: str) -> dict[str, object]:
+    parts = urlsplit(url)
+    return {"host": parts.hostname or "127.0.0.1", "port": parts.port or 80}

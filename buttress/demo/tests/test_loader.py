@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import authenticate
 
 from buttress.accounts.models import Team, User
+from buttress.alerts.models import Integration
 from buttress.assets.models import Asset, AssetRelation, Tag
 from buttress.assets.services import impact_of
 from buttress.audit.models import AuditEntry
@@ -13,6 +14,7 @@ from buttress.demo.loader import load_demo
 from buttress.desk.models import Reply, Ticket
 from buttress.escalation.models import EscalationPolicy, EscalationStep
 from buttress.escalation.services import default_policy_for
+from buttress.monitoring.models import Monitor, Ping
 from buttress.oncall.models import Schedule
 from buttress.oncall.services import on_call
 from buttress.response.models import Incident, RoleAssignment
@@ -36,6 +38,9 @@ MODELS = (
     EscalationStep,
     Incident,
     RoleAssignment,
+    Monitor,
+    Ping,
+    Integration,
 )
 
 
@@ -203,3 +208,29 @@ def test_one_demo_incident_has_a_severity_and_a_commander():
     assert incident.severity == "SEV2"
     commander = RoleAssignment.objects.get(incident=incident, role="commander")
     assert commander.user.email == "agent@provider.example"
+
+
+def test_the_demo_monitors_check_where_this_installation_answers():
+    load_demo(web_url="http://127.0.0.1:8123", intake_url="http://127.0.0.1:8124")
+
+    org = Organization.objects.get(slug=CUSTOMERS[0].slug)
+    monitors = {m.name: m for m in Monitor.objects.for_org(org)}
+    assert monitors["Service desk web"].config["url"] == "http://127.0.0.1:8123/healthz"
+    assert monitors["Ping intake"].config["url"] == "http://127.0.0.1:8124/healthz"
+    assert monitors["Service desk port"].config == {"host": "127.0.0.1", "port": 8123}
+    assert monitors["Legacy intranet"].kind == "http"
+    backup = monitors["Nightly backup"]
+    assert backup.kind == "heartbeat"
+    assert backup.status == "up"
+    assert Ping.objects.filter(monitor=backup).count() == 1
+    assert monitors["Payroll export"].schedule == "30 2 * * 1-5"
+    assert monitors["Payroll export"].status == "unknown"  # never reported yet
+    assert Integration.objects.filter(organization=org, kind="alertmanager").count() == 1
+
+
+def test_without_an_intake_process_no_intake_monitor_is_made():
+    load_demo()
+
+    names = set(Monitor.objects.values_list("name", flat=True))
+    assert "Ping intake" not in names
+    assert "Service desk web" in names
