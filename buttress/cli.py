@@ -213,11 +213,52 @@ def smtpd(bind: tuple[str, int]) -> None:
     help="Seconds between batches of results written (default MONITORING_RUNNER_FLUSH).",
 )
 def runner(concurrency: int | None, lease: float | None, flush: float | None) -> None:
-    """Check the monitors this runner leases until SIGTERM; several may run at once."""
+    """Check the monitors this runner leases until SIGTERM; several may run at once on
+    PostgreSQL, one on SQLite."""
     _setup()
     from buttress.monitoring.runner import Runner
 
+    _one_runner_on_sqlite(lease)
     Runner(concurrency=concurrency, lease=lease, flush=flush).run()
+
+
+def _one_runner_on_sqlite(lease: float | None) -> None:
+    """On SQLite (one machine, one writer at a time) only one runner runs: refuse to start
+    beside a live one. A runner of this host whose process is gone does not count."""
+    import socket
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db import connection
+
+    from buttress.lib.timeutil import now
+    from buttress.monitoring.leases import hold_for
+    from buttress.monitoring.models import Runner as RunnerRow
+
+    if connection.vendor != "sqlite":
+        return
+    period = timedelta(seconds=lease or settings.MONITORING_RUNNER_LEASE)
+    at = now()
+    host = socket.gethostname()
+    for other in RunnerRow.objects.filter(seen_at__gte=at - hold_for(period)):
+        if other.host == host and not _process_alive(other.pid):
+            continue
+        seen = (at - other.seen_at).total_seconds()
+        _fail(
+            f"another runner ({other.host}, pid {other.pid}, seen {seen:.0f} s ago) is checking "
+            "the monitors of this SQLite database, which runs one runner; stop it first, or use "
+            "PostgreSQL to run several"
+        )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @cli.command()

@@ -172,3 +172,35 @@ def test_bind_addresses_parse(value, expected):
 def test_bad_bind_addresses_are_refused(value):
     with pytest.raises(click.BadParameter, match="HOST:PORT"):
         parse_bind(value)
+
+
+@pytest.mark.django_db
+def test_a_second_runner_on_sqlite_is_refused_while_the_first_lives(monkeypatch):
+    import socket
+
+    from django.db import connection
+
+    from buttress.monitoring import runner as runner_module
+    from buttress.monitoring.models import Runner
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL runs several runners")
+    started = []
+
+    def run(self: runner_module.Runner) -> None:
+        started.append(self)
+
+    monkeypatch.setattr(runner_module.Runner, "run", run)
+    Runner.objects.create(
+        name="elsewhere:4242:ab", host="elsewhere", pid=4242, started_at=now(), seen_at=now()
+    )
+
+    refused = invoke("runner")
+
+    assert_one_line_error(refused, "another runner (elsewhere, pid 4242")
+    assert not started
+
+    # A runner row of this host whose process is gone (killed) does not count.
+    Runner.objects.all().update(host=socket.gethostname(), pid=2**22 + 1)
+    assert invoke("runner").exit_code == 0
+    assert len(started) == 1
