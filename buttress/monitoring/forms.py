@@ -339,3 +339,34 @@ class MonitoringSettingsForm(Form):
         help_text="Checks of such addresses are refused unless this allows them; the runners "
         "follow a change within a lease cycle.",
     )
+    resolve_incidents = forms.ChoiceField(
+        label="When a monitor recovers",
+        choices=[],  # set in __init__: the default's label names the installation's default
+        widget=forms.RadioSelect,
+        required=False,
+        help_text="A recovery always adds a note to the incident; this decides whether it also "
+        "resolves it (once none of its alerts fire).",
+    )
+
+    def __init__(self, *args: Any, resolves_by_default: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        default = "resolve" if resolves_by_default else "keep open"
+        field = self.fields["resolve_incidents"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
+            ("", f"The installation's default (now: {default})"),
+            (RESOLVE, "Resolve its incident"),
+            (KEEP_OPEN, "Keep its incident open for an agent"),
+        ]
+
+
+RESOLVE, KEEP_OPEN = "resolve", "keep_open"
+
+
+def resolve_choice(value: bool | None) -> str:
+    """The form's value for a stored choice (None: the installation's default)."""
+    return "" if value is None else RESOLVE if value else KEEP_OPEN
+
+
+def resolve_value(choice: str) -> bool | None:
+    return None if not choice else choice == RESOLVE

@@ -7,7 +7,8 @@ the monitor or its asset, grouping, and the escalation policy apply as to any al
 incident ticket it opens says which monitor is down, with source ``monitoring`` and the
 monitor's asset. A :class:`MonitorIncident` row links the monitor to each incident it is in.
 Going up resolves the alert with a note on the incident, which resolves once none of its
-alerts fire (with ``MONITORING_RESOLVE_INCIDENTS``, the default). Flapping adds a note to the
+alerts fire (unless the organisation's monitoring settings, or ``MONITORING_RESOLVE_INCIDENTS``
+for organisations without a choice, keep it open). Flapping adds a note to the
 open incident; unreachable monitors raise nothing.
 
 Callers hold the monitor's row lock and have already recorded the status; everything here
@@ -28,14 +29,28 @@ from buttress.alerts.services.incidents import IncidentSpec
 from buttress.desk import services as desk
 from buttress.desk.models import DONE_STATUSES, Source
 from buttress.maintenance.services import window_for_monitor
-from buttress.monitoring.models import Monitor, MonitorIncident, MonitorStatus
+from buttress.monitoring.models import (
+    Monitor,
+    MonitorIncident,
+    MonitoringSettings,
+    MonitorStatus,
+)
 
 SYSTEM_ACTOR_LABEL = "monitoring"
 DOWNISH = {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}
 
 
-def resolve_incidents() -> bool:
-    return bool(getattr(settings, "MONITORING_RESOLVE_INCIDENTS", True))
+def resolves_incidents(organization_id: int) -> bool:
+    """Whether a recovery of the organisation's monitors resolves their incidents: its own
+    choice (its monitoring settings), else the installation's default."""
+    chosen = (
+        MonitoringSettings.objects.filter(organization_id=organization_id)
+        .values_list("resolve_incidents", flat=True)
+        .first()
+    )
+    if chosen is None:
+        return bool(getattr(settings, "MONITORING_RESOLVE_INCIDENTS", True))
+    return chosen
 
 
 def system_actor() -> User:
@@ -160,7 +175,7 @@ def came_up(monitor: Monitor, *, at: datetime) -> None:
         fingerprint(monitor.pk),
         at=at,
         note=body,
-        resolve_incident=resolve_incidents(),
+        resolve_incident=resolves_incidents(monitor.organization_id),
     )
     if ticket is None:
         return

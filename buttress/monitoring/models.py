@@ -332,6 +332,12 @@ class MonitoringSettings(models.Model):
         default=PrivateTargets.STAFF,
         help_text="Whether checks may reach private, loopback and link-local addresses.",
     )
+    resolve_incidents = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Whether a monitor's recovery resolves its incident; empty: the installation's "
+        "default (MONITORING_RESOLVE_INCIDENTS).",
+    )
 
     class Meta:
         verbose_name_plural = "monitoring settings"

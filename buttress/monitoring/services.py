@@ -458,6 +458,38 @@ def set_private_targets(
     return row
 
 
+resolves_incidents = incidents.resolves_incidents
+
+
+def resolve_incidents_choice(organization: Organization) -> bool | None:
+    """The organisation's own choice (None: it follows the installation's default)."""
+    return (
+        MonitoringSettings.objects.filter(organization=organization)
+        .values_list("resolve_incidents", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def set_resolve_incidents(
+    organization: Organization, *, actor: User | None, resolve: bool | None
+) -> MonitoringSettings:
+    """Whether recoveries resolve the organisation's monitor incidents (None: the
+    installation's default); incidents already open follow it at their monitor's next recovery."""
+    row, created = MonitoringSettings.objects.select_for_update().get_or_create(
+        organization=organization, defaults={"resolve_incidents": resolve}
+    )
+    before = audit.snapshot(row, ("resolve_incidents",))
+    if created:
+        before = {"resolve_incidents": None}
+    row.resolve_incidents = resolve
+    row.save(update_fields=["resolve_incidents"])
+    audit.record_update(
+        row, actor=actor, organization=organization, before=before, fields=("resolve_incidents",)
+    )
+    return row
+
+
 # --- lateness --------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from buttress.maintenance.models import MaintenanceWindow
 from buttress.monitoring import checking, services
 from buttress.monitoring.models import CheckResult, Monitor, MonitorIncident, StateChange
 from buttress.monitoring.states import State
+from buttress.testing.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 OWNER = "runner-a"
@@ -75,6 +76,27 @@ def test_going_down_again_while_the_incident_is_open_adds_a_note(org, settings):
     assert link.recovered_at is None
     notes = TicketEvent.objects.filter(ticket=link.ticket, kind="note_added").count()
     assert notes == 2  # up again, down again
+
+
+def test_an_organisation_chooses_whether_recovery_resolves_its_incidents(org, settings):
+    other = OrganizationFactory.create()
+    settings.MONITORING_RESOLVE_INCIDENTS = True
+    services.set_resolve_incidents(org, actor=None, resolve=False)
+    kept, resolved = held_monitor(org, "kept"), held_monitor(other, "resolved")
+
+    for monitor in (kept, resolved):
+        apply(monitor, "down")
+        apply(monitor, "up")
+
+    assert MonitorIncident.objects.get(monitor=kept).ticket.status != Status.RESOLVED
+    assert MonitorIncident.objects.get(monitor=resolved).ticket.status == Status.RESOLVED
+
+    # Back to the installation's default, which here keeps incidents open.
+    settings.MONITORING_RESOLVE_INCIDENTS = False
+    services.set_resolve_incidents(org, actor=None, resolve=None)
+    assert not services.resolves_incidents(org.pk)
+    services.set_resolve_incidents(org, actor=None, resolve=True)
+    assert services.resolves_incidents(org.pk)
 
 
 def test_a_resolved_incident_is_not_reused(org):

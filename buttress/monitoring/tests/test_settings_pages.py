@@ -76,3 +76,30 @@ def test_the_organisation_page_links_to_its_monitoring_settings(admin_user, org)
     page = _client(admin_user).get(reverse("tenancy:org_detail", kwargs={"slug": org.slug}))
 
     assert _url(org) in page.content.decode()
+
+
+def test_an_admin_chooses_whether_recoveries_resolve_incidents(admin_user, org, settings):
+    settings.MONITORING_RESOLVE_INCIDENTS = True
+    client = _client(admin_user)
+    page = client.get(_url(org)).content.decode()
+    assert "The installation&#x27;s default (now: resolve)" in page
+
+    response = client.post(
+        _url(org), {"private_targets": "staff", "resolve_incidents": "keep_open"}, headers=HTMX
+    )
+
+    assert "A monitor&#x27;s recovery keeps its incident open." in response.content.decode()
+    assert MonitoringSettings.objects.get(organization=org).resolve_incidents is False
+    entry = AuditEntry.objects.get(object_type="monitoring.monitoringsettings")
+    assert entry.changes == {"resolve_incidents": [None, False]}
+
+    client.post(_url(org), {"private_targets": "staff", "resolve_incidents": ""})
+    assert MonitoringSettings.objects.get(organization=org).resolve_incidents is None
+
+
+def test_readers_see_what_a_recovery_does(agent, org, settings):
+    settings.MONITORING_RESOLVE_INCIDENTS = False
+
+    page = _client(agent).get(_url(org)).content.decode()
+
+    assert "its incident stays open for an agent (the installation's default)" in page
