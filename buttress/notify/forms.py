@@ -20,6 +20,18 @@ class MethodForm(Form):
     )
 
 
+class ChatTargetForm(Form):
+    """A customer's Apprise target for their ticket messages (the portal)."""
+
+    label = forms.CharField(max_length=people.MAX_LABEL, help_text="e.g. My phone (ntfy)")
+    target = forms.CharField(
+        label="Apprise URL",
+        max_length=people.MAX_TARGET,
+        help_text="Such as ntfy://topic, tgram://bot-token/chat-id, slack://..., msteams://... "
+        "It is stored encrypted and never shown in full again.",
+    )
+
+
 class RuleForm(Form):
     method = forms.TypedChoiceField(coerce=int, label="Contact method")
     delay_minutes = forms.IntegerField(

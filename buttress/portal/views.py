@@ -9,9 +9,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from buttress.desk import services as desk
 from buttress.desk import survey as survey_links
@@ -37,9 +38,9 @@ from buttress.desk.models import (
 )
 from buttress.desk.services import attachments
 from buttress.lib.pagination import InvalidCursor, paginate
-from buttress.notify.forms import RequesterMailForm
-from buttress.notify.models import RequesterPreference
-from buttress.notify.services import requesters
+from buttress.notify.forms import ChatTargetForm, RequesterMailForm
+from buttress.notify.models import ContactMethod, DeliveryStatus, MethodKind, RequesterPreference
+from buttress.notify.services import people, requesters, sending
 from buttress.portal.forms import (
     CloseRequestForm,
     NewRequestForm,
@@ -265,9 +266,81 @@ def mail_preferences(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your mail choices are saved.")
             return redirect("portal:mail")
+    return _mail_page(request, user, form=form)
+
+
+def _mail_page(
+    request: HttpRequest,
+    user: User,
+    *,
+    form: RequesterMailForm | None = None,
+    target_form: ChatTargetForm | None = None,
+) -> HttpResponse:
+    contact = user.contact
+    assert contact is not None
+    if form is None:
+        current = sorted(RequesterPreference.objects.events_for(contact.pk))
+        form = RequesterMailForm(initial={"events": current})
+    target_form = target_form or ChatTargetForm()
     return render(
         request,
         "portal/mail.html",
-        {"form": form, "contact": contact},
-        status=400 if form.errors else 200,
+        {
+            "form": form,
+            "contact": contact,
+            "target_form": target_form,
+            "targets": ContactMethod.objects.filter(user=user, kind=MethodKind.APPRISE),
+        },
+        status=400 if form.errors or target_form.errors else 200,
     )
+
+
+def _own_target(user: User, method_id: int) -> ContactMethod:
+    method = ContactMethod.objects.filter(pk=method_id, user=user, kind=MethodKind.APPRISE).first()
+    if method is None:
+        raise Http404
+    return method
+
+
+@login_required
+@require_POST
+def chat_target_add(request: HttpRequest) -> HttpResponse:
+    """Add an Apprise target that gets the same ticket messages as the customer's mail."""
+    user = portal_user(request)
+    if user.contact is None:
+        raise Http404
+    target_form = ChatTargetForm(request.POST)
+    if target_form.is_valid():
+        try:
+            people.add_contact_method(
+                user, actor=user, kind=MethodKind.APPRISE, **target_form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_errors(target_form, exc)
+        else:
+            messages.success(request, "Added. Send it a test message to check it.")
+            return redirect("portal:mail")
+    return _mail_page(request, user, target_form=target_form)
+
+
+@login_required
+@require_POST
+def chat_target_test(request: HttpRequest, method_id: int) -> HttpResponse:
+    user = portal_user(request)
+    method = _own_target(user, method_id)
+    sent = sending.send_test(method, actor=user)
+    if sent.status == DeliveryStatus.SENT:
+        messages.success(request, f"A test message went to {method.label}.")
+    else:
+        messages.error(request, f"{method.label} did not take the test message: {sent.last_error}")
+    return redirect("portal:mail")
+
+
+@login_required
+@require_POST
+def chat_target_delete(request: HttpRequest, method_id: int) -> HttpResponse:
+    user = portal_user(request)
+    method = _own_target(user, method_id)
+    people.delete_contact_method(method, actor=user)
+    messages.success(request, f"{method.label} gets no more messages.")
+    return redirect("portal:mail")

@@ -39,6 +39,9 @@ class _Work:
     subject: str
     body: str
     headers: dict[str, str] = field(default_factory=dict)
+    # A customer's Apprise target: checked again when sent, so a name that has come to
+    # resolve to a private address since it was added is not reached.
+    public_only: bool = False
 
 
 def _mail_headers(row: Notification) -> tuple[str, dict[str, str]]:
@@ -86,7 +89,13 @@ def _claim_work(pk: int, claim: str) -> _Work | None:
         if row.channel == MethodKind.EMAIL:
             subject, headers = _mail_headers(row)
             return _Work(row.channel, target, subject, row.body, headers)
-        return _Work(row.channel, target, row.subject, row.body)
+        return _Work(
+            row.channel,
+            target,
+            row.subject,
+            row.body,
+            public_only=not row.user.is_provider_staff,
+        )
 
 
 def _finish(row: Notification, *, ok: bool, error: str = "", final: bool = False) -> None:
@@ -111,8 +120,16 @@ def _finish(row: Notification, *, ok: bool, error: str = "", final: bool = False
 def _send(work: _Work) -> None:
     if work.channel == MethodKind.EMAIL:
         channels.send_email(work.target, work.subject, work.body, work.headers)
-    else:
-        channels.send_apprise(work.target, work.subject, work.body)
+        return
+    if work.public_only:
+        try:
+            private = channels.private_target(work.target)
+        except ValueError as exc:
+            raise channels.ChannelError(str(exc)) from None
+        if private is not None:
+            msg = f"refused: {private} is a private address; only provider staff may use one"
+            raise channels.ChannelError(msg)
+    channels.send_apprise(work.target, work.subject, work.body)
 
 
 # The hand-off to the channel; a test replaces it to count or to fail on purpose.

@@ -161,6 +161,39 @@ def notify_user(
     return created
 
 
+def notify_requester_channels(
+    contact_id: int, *, ticket: Ticket, subject: str, body: str, event: str
+) -> list[Notification]:
+    """Hand a requester's ticket message to the Apprise targets they added on the portal (the
+    contact methods of the active accounts linked to the contact), besides the mail the desk
+    sends them; logged and retried like every notification. The caller has checked that the
+    requester wants ``event``."""
+    at = now()
+    methods = ContactMethod.objects.filter(
+        user__contact_id=contact_id, user__is_active=True, kind=MethodKind.APPRISE
+    ).select_related("user")
+    created = []
+    for method in methods:
+        notification = Notification.objects.create(
+            user=method.user,
+            organization_id=ticket.organization_id,
+            ticket=ticket,
+            method=method,
+            channel=method.kind,
+            destination=method.target_hint[:254],
+            event=event[:24],
+            subject=subject[:MAX_SUBJECT],
+            body=body,
+            created_at=at,
+            scheduled_for=at,
+            send_due_at=at + LEASE,
+        )
+        assert notification.send_due_at is not None
+        enqueue(deliver_notification, notification.pk, notification.send_due_at)
+        created.append(notification)
+    return created
+
+
 def send_test(method: ContactMethod, *, actor: User) -> Notification:
     """A test message through ``method`` now, logged like any other; the method counts as
     verified once one has been sent."""

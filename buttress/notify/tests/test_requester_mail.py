@@ -207,3 +207,132 @@ def test_a_customer_chooses_their_request_mail_through_the_api(end_user, dana, a
     assert wrong.status_code == 400
     assert no_contact.status_code == 400
     assert RequesterPreference.objects.events_for(dana.pk) == {RequesterEvent.RESOLVED}
+
+
+# --- the requester's Apprise targets ----------------------------------------------------------
+
+
+def _portal(end_user, dana) -> Client:
+    end_user.contact = dana
+    end_user.save()
+    client = Client()
+    client.force_login(end_user)
+    return client
+
+
+def _send_all(notifications) -> None:
+    from buttress.notify.services import delivery
+
+    for notification in notifications:
+        notification.refresh_from_db()
+        assert notification.send_due_at is not None
+        delivery.attempt(notification.pk, notification.send_due_at.isoformat())
+
+
+def test_a_customer_adds_a_chat_target_and_gets_their_ticket_messages_there(
+    ticket, agent, end_user, dana, monkeypatch
+):
+    from buttress.notify import channels
+    from buttress.notify.models import ContactMethod, DeliveryStatus, Notification
+    from buttress.notify.tests.receiver import receiver
+
+    # The loopback receiver stands in for a public service (ntfy, say).
+    monkeypatch.setattr(channels, "private_target", lambda url: None)
+    client = _portal(end_user, dana)
+    with receiver() as server:
+        added = client.post(
+            reverse("portal:chat_target_add"),
+            {"label": "My phone", "target": f"json://127.0.0.1:{server.port}/push"},
+        )
+        assert added.status_code == 302, added.text
+        method = ContactMethod.objects.get(user=end_user)
+        assert method.kind == "apprise"
+        assert "My phone" in client.get(reverse("portal:mail")).text
+
+        reply = desk.add_reply(ticket, actor=agent, body="Restart the client.")
+        assert send_reply.call(reply.pk) is True
+        pushed = list(Notification.objects.filter(user=end_user, method=method))
+        _send_all(pushed)
+
+    assert len(mail.outbox) == 1  # the mail still goes
+    [notification] = pushed
+    notification.refresh_from_db()
+    assert notification.status == DeliveryStatus.SENT
+    assert notification.ticket == ticket
+    assert notification.event == RequesterEvent.AGENT_REPLIED
+    [request] = server.requests
+    assert b"Restart the client." in request.body
+    assert ticket.reference.encode() in request.body
+
+
+def test_targets_get_only_the_messages_the_requester_chose(ticket, agent, end_user, dana):
+    from buttress.notify.models import ContactMethod, Notification
+
+    _portal(end_user, dana)
+    ContactMethod.objects.create(
+        user=end_user, kind="apprise", label="ntfy", target_sealed="x", target_hint="ntfy://t"
+    )
+    requesters.set_requester_events(dana, events=[], actor=None, via="portal")
+
+    reply = desk.add_reply(ticket, actor=agent, body="Restart the client.")
+    send_reply.call(reply.pk)
+
+    assert not Notification.objects.filter(user=end_user).exists()
+
+
+def test_a_customer_may_not_add_a_private_target(end_user, dana):
+    from buttress.notify.models import ContactMethod
+
+    response = _portal(end_user, dana).post(
+        reverse("portal:chat_target_add"),
+        {"label": "Sneaky", "target": "json://127.0.0.1:6379/"},
+    )
+
+    assert response.status_code == 400
+    assert "private address" in response.text
+    assert not ContactMethod.objects.exists()
+
+
+def test_a_customer_target_that_reaches_a_private_address_is_refused_when_sent(
+    ticket, end_user, dana
+):
+    from buttress.notify import crypto
+    from buttress.notify.models import ContactMethod, DeliveryStatus
+    from buttress.notify.services import sending
+    from buttress.notify.tests.receiver import receiver
+
+    _portal(end_user, dana)
+    with receiver() as server:
+        # As if its name had come to resolve to a private address after it was added.
+        ContactMethod.objects.create(
+            user=end_user,
+            kind="apprise",
+            label="ntfy",
+            target_sealed=crypto.seal(f"json://127.0.0.1:{server.port}/push"),
+            target_hint="json://127.0.0.1",
+        )
+        pushed = sending.notify_requester_channels(
+            dana.pk, ticket=ticket, subject="Hello", body="Body", event="agent_replied"
+        )
+        _send_all(pushed)
+
+    [notification] = pushed
+    notification.refresh_from_db()
+    assert notification.status != DeliveryStatus.SENT
+    assert "private address" in notification.last_error
+    assert server.requests == []
+
+
+def test_a_customer_cannot_touch_anothers_target(org, end_user, dana):
+    from buttress.notify.models import ContactMethod
+    from buttress.testing.factories import UserFactory
+
+    other = UserFactory.create(role="end_user", organization=org, email="eve@acme.example")
+    theirs = ContactMethod.objects.create(
+        user=other, kind="apprise", label="ntfy", target_sealed="x", target_hint="ntfy://t"
+    )
+    client = _portal(end_user, dana)
+
+    for name in ("portal:chat_target_delete", "portal:chat_target_test"):
+        assert client.post(reverse(name, args=[theirs.pk])).status_code == 404
+    assert ContactMethod.objects.filter(pk=theirs.pk).exists()
