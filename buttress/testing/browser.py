@@ -9,21 +9,12 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect, sync_playwright
 
+from buttress.lib.chromium import CHROMIUM, CHROMIUM_ARGS
 from buttress.testing.factories import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures and
 # assertions here are still plain synchronous calls, outside any coroutine.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
