@@ -59,8 +59,9 @@ MAX_TERMS = 32
 # Ranks are scaled to integers so that a cursor compares them exactly.
 RANK_SCALE = 1_000_000.0
 # Ranking reads each match's document, so a word found in a large share of all tickets would
-# cost a read of most of the table. Only the newest matches, up to this many, are ranked: a
-# search that matches more shows the best of the newest (see docs/service-desk.md, Search).
+# cost a read of most of the table. Only the newest matches, up to this many (five pages of
+# 50), are ranked: a search that matches more shows the best of the newest, and one that
+# matches fewer ranks every match (see docs/service-desk.md, Search).
 SEARCH_CANDIDATES = 250
 # The first window of ticket ids in which the newest matches are looked for (see
 # _newest_matches); later windows grow with the share of tickets that match.
