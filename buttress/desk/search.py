@@ -20,7 +20,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
@@ -28,8 +29,10 @@ from django.db.models import (
     BigIntegerField,
     Case,
     Exists,
+    ExpressionWrapper,
     F,
     FloatField,
+    Max,
     Q,
     TextField,
     Value,
@@ -41,6 +44,10 @@ from django.db.models.functions import Cast, Concat, Substr
 from buttress.desk.models import Reply, Ticket, TicketQuerySet, TicketSearchDocument
 from buttress.lib.pagination import InvalidCursor, Page, decode_cursor, paginate
 from buttress.lib.timeutil import now
+from buttress.tenancy.access import organizations_for, sees_all_organizations
+
+if TYPE_CHECKING:
+    from buttress.accounts.models import User
 
 PG_CONFIG = "english"
 FTS_TABLE = "desk_ticket_fts"
@@ -53,9 +60,15 @@ MAX_TERMS = 32
 # Ranks are scaled to integers so that a cursor compares them exactly.
 RANK_SCALE = 1_000_000.0
 # Ranking reads each match's document, so a word found in a large share of all tickets would
-# cost a read of most of the table. Only the newest matches, up to this many, are ranked: a
-# search that matches more shows the best of the newest (see docs/service-desk.md, Search).
-SEARCH_CANDIDATES = 1_000
+# cost a read of most of the table. Only the newest matches, up to this many (five pages of
+# 50), are ranked: a search that matches more shows the best of the newest, and one that
+# matches fewer ranks every match (see docs/service-desk.md, Search).
+SEARCH_CANDIDATES = 250
+# The first window of ticket ids in which the newest matches are looked for (see
+# _newest_matches); later windows grow with the share of tickets that match.
+SEARCH_WINDOW = 4_000
+# At most this many windows, then the rest of the table at once.
+SEARCH_WINDOWS = 3
 # The order of search results, for keyset pagination: best first, then newest.
 SEARCH_ORDER = ("-search_rank", "-id")
 SNIPPET_WORDS = 16
@@ -238,18 +251,90 @@ def matching(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> 
     return queryset.filter(pk__in=RawSQL(matched, [match]))  # noqa: S611
 
 
-def _candidates(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> Any:
-    """The ids of the newest :data:`SEARCH_CANDIDATES` matches, as a subquery: walked newest
-    first (by the primary key, or from the GIN index for a rare word) and stopped there."""
-    found = matching(queryset, text, include_internal=include_internal)
-    return found.order_by("-pk").values("pk")[:SEARCH_CANDIDATES]
+def organizations_searched(user: User, organization_id: int | None) -> list[int] | None:
+    """The organisations a search by ``user`` can find tickets in, as ids (``organization_id``
+    alone when the search is narrowed to that one), or None for every organisation: passed to
+    :func:`search`, it lets the walk over the matches skip other organisations' documents by
+    their own ``organization`` column instead of reading each to join its ticket."""
+    if organization_id is not None:
+        return [organization_id]
+    if sees_all_organizations(user):
+        return None
+    return list(organizations_for(user).values_list("pk", flat=True))
+
+
+def _newest_matches(
+    queryset: TicketQuerySet,
+    text: str,
+    *,
+    include_internal: bool,
+    limit: int,
+    organizations: Sequence[int] | None,
+) -> list[int]:
+    """The ids of the newest ``limit`` matches of ``queryset``, newest first.
+
+    PostgreSQL finds a word's matches through its GIN index in no useful order, so asking for
+    the newest of them at once reads every match (a heap page each) before the sort. The walk
+    asks instead within windows of ticket ids, newest first: in each, the GIN bitmap is ANDed
+    with a primary-key range of the search documents, so only the matches inside the window
+    are read. The first window is :data:`SEARCH_WINDOW` ids; each next one is sized from the
+    share of matches seen so far (at least twice the last), so a common word stops after one
+    or two windows and a rare one reaches the oldest ticket in a few cheap steps. Every
+    window is disjoint, so the result is exactly the newest ``limit`` matches. A window that
+    would reach the oldest ticket (always the second for a word found in none of the first)
+    is one query for the newest matches of all, cheap for a rare word.
+    """
+    found = matching(queryset, text, include_internal=include_internal).order_by("-pk")
+    if organizations is not None:
+        # The same rows: a document's organisation is always its ticket's (index_ticket).
+        found = found.filter(search_document__organization_id__in=organizations)
+    if not _is_postgresql():
+        return list(found.values_list("pk", flat=True)[:limit])
+    top = TicketSearchDocument.objects.aggregate(top=Max("ticket_id"))["top"]
+    if top is None:
+        return []
+    ids: list[int] = []
+    high = top + 1
+    span = SEARCH_WINDOW
+    for _ in range(SEARCH_WINDOWS):
+        if span >= high:
+            break
+        low = high - span
+        ids.extend(
+            found.filter(
+                search_document__ticket_id__gte=low, search_document__ticket_id__lt=high
+            ).values_list("pk", flat=True)[: limit - len(ids)]
+        )
+        if len(ids) >= limit:
+            return ids
+        if not ids:
+            break
+        walked = top + 1 - low
+        high = low
+        wanted = (limit - len(ids)) * walked // len(ids)
+        span = max(2 * span, wanted + wanted // 2)
+    # The rest of the table: every match from ``high`` up is in ``ids`` already, so the
+    # newest ``limit`` of all are those and the next ones. Ordered by an expression that no
+    # index provides, so that the matches come from the GIN index (few, since the windows
+    # found few) rather than from a walk over every ticket, newest first, that checks each.
+    newest = ExpressionWrapper(F("pk") + Value(0), output_field=BigIntegerField())
+    rest = found.alias(newest=newest).order_by(F("newest").desc())
+    return list(rest.values_list("pk", flat=True)[:limit])
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The ranked matches (:func:`search_tickets`) and whether more tickets match than were
+    ranked (the newest :data:`SEARCH_CANDIDATES`)."""
+
+    tickets: TicketQuerySet
+    capped: bool
 
 
 def more_than_ranked(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> bool:
     """Whether more tickets match than :func:`search_tickets` ranks (the newest
     :data:`SEARCH_CANDIDATES`); a walk that stops one past that many, never a full count."""
-    found = matching(queryset, text, include_internal=include_internal)
-    return found.order_by("-pk")[SEARCH_CANDIDATES : SEARCH_CANDIDATES + 1].exists()
+    return search(queryset, text, include_internal=include_internal).capped
 
 
 def search_tickets(
@@ -261,10 +346,37 @@ def search_tickets(
     Each carries ``search_rank``, an integer (higher is better) for keyset pagination.
     ``include_internal`` lets internal notes match: provider staff only.
     """
-    candidates = _candidates(queryset, text, include_internal=include_internal)
+    return search(queryset, text, include_internal=include_internal).tickets
+
+
+def search(
+    queryset: TicketQuerySet,
+    text: str,
+    *,
+    include_internal: bool,
+    organizations: Sequence[int] | None = None,
+) -> SearchResult:
+    """:func:`search_tickets` and :func:`more_than_ranked` from one walk over the matches:
+    the newest :data:`SEARCH_CANDIDATES` + 1 are found (:func:`_newest_matches`), the extra
+    one only telling that there are more.
+
+    ``organizations`` (from :func:`organizations_searched`) must hold every organisation
+    ``queryset`` can hold tickets of; it narrows the work, never what is found."""
     if _is_postgresql():
         if not clean_query(text):
-            return _nothing(queryset)
+            return SearchResult(_nothing(queryset), capped=False)
+    elif fts5_query(text, include_internal=include_internal) is None:
+        return SearchResult(_nothing(queryset), capped=False)
+    newest = _newest_matches(
+        queryset,
+        text,
+        include_internal=include_internal,
+        limit=SEARCH_CANDIDATES + 1,
+        organizations=organizations,
+    )
+    candidates = newest[:SEARCH_CANDIDATES]
+    capped = len(newest) > SEARCH_CANDIDATES
+    if _is_postgresql():
         query = _pg_query(text)
         vector = (
             "search_document__staff_vector"
@@ -272,25 +384,25 @@ def search_tickets(
             else "search_document__public_vector"
         )
         rank = SearchRank(F(vector), query) * Value(RANK_SCALE, output_field=FloatField())
-        return (
+        tickets = (
             queryset.filter(pk__in=candidates)
             .annotate(search_rank=Cast(rank, BigIntegerField()))
             .order_by(*SEARCH_ORDER)
         )
+        return SearchResult(tickets, capped=capped)
     match = fts5_query(text, include_internal=include_internal)
-    if match is None:
-        return _nothing(queryset)
     table = Ticket._meta.db_table
     rank_sql = (
         f"SELECT CAST(-bm25({FTS_TABLE}, {FTS_WEIGHTS}) * {RANK_SCALE} AS INTEGER) "  # noqa: S608
         f'FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid = "{table}"."id"'
     )
     # The SQL is constant; the user's text is a bound parameter, already quoted for FTS5.
-    return (
+    tickets = (
         queryset.filter(pk__in=candidates)
         .annotate(search_rank=RawSQL(rank_sql, [match], output_field=BigIntegerField()))  # noqa: S611
         .order_by(*SEARCH_ORDER)
     )
+    return SearchResult(tickets, capped=capped)
 
 
 def search_page(

@@ -464,7 +464,12 @@ def search_tickets(
     if org is not None:
         queryset = queryset.for_org(org)
     internal = sees_internal(user)
-    found = desk_search.search_tickets(queryset, params.q, include_internal=internal)
+    found = desk_search.search(
+        queryset,
+        params.q,
+        include_internal=internal,
+        organizations=desk_search.organizations_searched(user, org.pk if org else None),
+    ).tickets
 
     def with_snippets(tickets: list[Ticket]) -> list[Ticket]:
         shown = desk_search.snippets(

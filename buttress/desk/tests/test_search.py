@@ -264,3 +264,122 @@ def test_the_newest_matches_are_those_the_user_may_see(
 
     # Newer matches of another organisation never take the places of the user's own.
     assert set(_found(org_admin, "printer")) == set(mine)
+
+
+def _window(monkeypatch, *, candidates, window=1):
+    from buttress.desk import search
+
+    monkeypatch.setattr(search, "SEARCH_CANDIDATES", candidates)
+    monkeypatch.setattr(search, "SEARCH_WINDOW", window)
+
+
+def test_the_walk_over_windows_finds_exactly_the_newest_matches(org, agent, monkeypatch):
+    from buttress.desk import search
+
+    matches = []
+    for n in range(12):
+        if n % 3 == 2:
+            matches.append(_ticket(org, agent, subject=f"Printer {n}"))
+        else:
+            _ticket(org, agent, subject=f"Unrelated {n}")
+    # One id per first window: the walk takes several windows, sized from what it found.
+    _window(monkeypatch, candidates=3)
+
+    result = search.search(tickets_for(agent), "printer", include_internal=True)
+
+    assert set(result.tickets) == set(matches[-3:])
+    assert result.capped
+
+
+def test_the_walk_over_windows_skips_no_ticket(org, agent, monkeypatch):
+    from buttress.desk import search
+
+    tickets = [_ticket(org, agent, subject=f"Printer {n}") for n in range(9)]
+    _window(monkeypatch, candidates=5)
+
+    result = search.search(tickets_for(agent), "printer", include_internal=True)
+
+    assert set(result.tickets) == set(tickets[-5:])
+    assert result.capped
+
+
+def test_a_rare_word_finds_every_match_however_old(org, agent, monkeypatch):
+    from buttress.desk import search
+
+    oldest = _ticket(org, agent, subject="Lasaro module fails")
+    for n in range(8):
+        _ticket(org, agent, subject=f"Unrelated {n}")
+    newer = _ticket(org, agent, subject="Slow", description="The lasaro module again")
+    _window(monkeypatch, candidates=5)
+
+    result = search.search(tickets_for(agent), "lasaro", include_internal=True)
+
+    assert set(result.tickets) == {oldest, newer}
+    assert not result.capped
+
+
+def test_the_newest_match_wins_a_tie(org, agent, monkeypatch):
+    older = _ticket(org, agent, subject="Printer jammed")
+    newer = _ticket(org, agent, subject="Printer jammed")
+    _window(monkeypatch, candidates=5)
+
+    assert _found(agent, "printer") == [newer, older]
+
+
+def test_organizations_searched_are_those_the_user_may_see(org, other_org, agent, org_admin):
+    from buttress.accounts.models import Role
+    from buttress.desk import search
+    from buttress.testing.factories import UserFactory
+
+    limited = UserFactory.create(role=Role.AGENT)
+    limited.limited_to.add(org)
+
+    assert search.organizations_searched(agent, None) is None
+    assert search.organizations_searched(agent, other_org.pk) == [other_org.pk]
+    assert search.organizations_searched(limited, None) == [org.pk]
+    assert search.organizations_searched(org_admin, None) == [org.pk]
+
+
+def test_narrowing_by_organisation_finds_what_the_queryset_allows(
+    org, other_org, agent, monkeypatch
+):
+    from buttress.accounts.models import Role
+    from buttress.desk import search
+    from buttress.testing.factories import UserFactory
+
+    limited = UserFactory.create(role=Role.AGENT)
+    limited.limited_to.add(org)
+    ours = [_ticket(org, agent, subject=f"Printer {n}") for n in range(3)]
+    for n in range(5):
+        _ticket(other_org, agent, subject=f"Printer elsewhere {n}")
+    _window(monkeypatch, candidates=2)
+
+    result = search.search(
+        tickets_for(limited),
+        "printer",
+        include_internal=True,
+        organizations=search.organizations_searched(limited, None),
+    )
+
+    assert set(result.tickets) == set(ours[-2:])
+    assert result.capped
+
+
+def test_customers_never_find_internal_notes_across_windows(org, agent, org_admin, monkeypatch):
+    from buttress.desk import search
+
+    ticket = _ticket(org, agent, subject="Laptop slow")
+    services.add_reply(ticket, actor=agent, body="zorblax firmware suspected", internal=True)
+    for n in range(4):
+        _ticket(org, agent, subject=f"Unrelated {n}")
+    _window(monkeypatch, candidates=2)
+
+    found = search.search(
+        tickets_for(org_admin),
+        "zorblax",
+        include_internal=False,
+        organizations=search.organizations_searched(org_admin, None),
+    )
+
+    assert list(found.tickets) == []
+    assert _found(agent, "zorblax") == [ticket]

@@ -168,21 +168,23 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     form, tickets, query, words, shown = _filters(request, user)
     order = ORDERS.get(form.cleaned_data.get("sort") or "updated", ORDERS["updated"])
     internal = sees_internal(user)
-    tickets_filtered = tickets
+    more_matches = False
     if words:
         # Relevance replaces the chosen sort while searching: the best match comes first.
-        tickets = search.search_tickets(tickets, words, include_internal=internal)
+        found = search.search(
+            tickets,
+            words,
+            include_internal=internal,
+            organizations=search.organizations_searched(user, form.cleaned_data.get("org")),
+        )
+        tickets, more_matches = found.tickets, found.capped
     try:
         page = _page(tickets, order, request.GET.get("cursor") or None, searching=bool(words))
     except InvalidCursor:
         messages.warning(request, "That page link is no longer valid; showing the first page.")
         page = _page(tickets, order, None, searching=bool(words))
     # Said on the first page of a search: later pages continue the same ranked set.
-    capped = bool(
-        words
-        and not request.GET.get("cursor")
-        and search.more_than_ranked(tickets_filtered, words, include_internal=internal)
-    )
+    capped = more_matches and not request.GET.get("cursor")
     if words:
         _attach_snippets(page.items, words, include_internal=internal)
     can_work = can(user, DeskCapability.WORK)
