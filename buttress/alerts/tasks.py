@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from buttress.alerts import services
 from buttress.alerts.models import Alert, Delivery, Integration
-from buttress.scheduler.claims import holding, pending
+from buttress.scheduler.claims import at_priority, holding, pending
 
 # The processing of a flooding integration's deliveries (``Delivery.busy``) runs after every
 # other queued task (the database backend takes higher priorities first).
@@ -98,7 +98,7 @@ def enqueue_processing_many(deliveries: list[Delivery]) -> None:
             DBTaskResult(
                 id=backend._get_id(),  # the backend's own id function (a UUID by default)
                 args_kwargs=normalize_json(arguments),
-                priority=_priority(delivery),
+                priority=BUSY_PRIORITY if delivery.busy else process_delivery.priority,
                 task_path=process_delivery.module_path,
                 queue_name=process_delivery.queue_name,
                 # The backend stores "as soon as possible" (None) as its far-future marker.
@@ -118,12 +118,8 @@ def enqueue_processing(delivery: Delivery) -> None:
     """
     assert delivery.process_due_at is not None
     token = delivery.process_due_at.isoformat()
-    task = process_delivery.using(priority=_priority(delivery))
+    task = at_priority(process_delivery, BUSY_PRIORITY if delivery.busy else None)
     if isinstance(process_delivery.get_backend(), DatabaseBackend):
         task.enqueue(delivery.pk, token)
     else:
         transaction.on_commit(partial(task.enqueue, delivery.pk, token), robust=True)
-
-
-def _priority(delivery: Delivery) -> int:
-    return BUSY_PRIORITY if delivery.busy else process_delivery.priority

@@ -9,13 +9,12 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.tasks import task
-from django.tasks.base import TASK_MAX_PRIORITY
 from django_tasks_db.backend import DatabaseBackend
 
 from buttress.escalation import services
 from buttress.escalation.models import Escalation
 from buttress.lib.timeutil import now
-from buttress.scheduler.claims import holding
+from buttress.scheduler.claims import URGENT_PRIORITY, at_priority, holding
 
 
 def lease() -> timedelta:
@@ -25,8 +24,9 @@ def lease() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "ESCALATION_LEASE_SECONDS", 30)))
 
 
-# Ahead of any backlog, like the notifications its steps send.
-@task(priority=TASK_MAX_PRIORITY)
+# Queued at the urgent priority (enqueue_advance and the timer), ahead of any backlog, like
+# the notifications its steps send.
+@task()
 def advance_escalation(escalation_id: int, claim: str) -> bool:
     """True when this run advanced the escalation; False for a stale or duplicate run."""
     with holding(Escalation, escalation_id, "due_at", claim) as escalation:
@@ -54,4 +54,5 @@ def _send_after_commit(call: Callable[[], object]) -> None:
 
 def enqueue_advance(escalation: Escalation) -> None:
     token = _claim_now(escalation)
-    _send_after_commit(partial(advance_escalation.enqueue, escalation.pk, token))
+    urgent = at_priority(advance_escalation, URGENT_PRIORITY)
+    _send_after_commit(partial(urgent.enqueue, escalation.pk, token))

@@ -4,15 +4,13 @@ delivery, run under the scheduler's claim (see :mod:`buttress.scheduler.claims`)
 from __future__ import annotations
 
 from django.tasks import task
-from django.tasks.base import TASK_MAX_PRIORITY
 
 from buttress.notify.services import delivery, hooks
 
 
-# A page is the most urgent work a worker has: it runs before any queued processing, so a
-# backlog of alerts or mail never holds a notification back (and goes to the front of an RQ
-# queue).
-@task(priority=TASK_MAX_PRIORITY)
+# Queued at the urgent priority (see buttress.notify.services.sending.enqueue and the timer):
+# a backlog of alerts or mail never holds a notification back.
+@task()
 def deliver_notification(notification_id: int, claim: str) -> bool | None:
     """Hand the notification to its channel; None for a stale or duplicate run."""
     return delivery.attempt(notification_id, claim)

@@ -10,11 +10,26 @@ from functools import partial
 from typing import Any
 
 from django.db import connections, models, transaction
+from django.tasks import Task
+from django.tasks.base import TASK_MAX_PRIORITY
 from django_tasks_db.backend import DatabaseBackend
 
 from buttress.scheduler.registry import Timer
 
 logger = logging.getLogger(__name__)
+
+
+# Pages (notification attempts, escalation steps) come before any other queued work.
+URGENT_PRIORITY = TASK_MAX_PRIORITY
+
+
+def at_priority[**P, R](task: Task[P, R], priority: int | None) -> Task[P, R]:
+    """``task`` to be queued at ``priority`` where the backend orders its queue by priority
+    (django-tasks-db); unchanged where it does not (RQ runs a queue's jobs in arrival order and
+    refuses priorities)."""
+    if priority is None or not task.get_backend().supports_priority:
+        return task
+    return task.using(priority=priority)
 
 
 def _enqueue(timer: Timer, pks: list[Any], claim: datetime) -> None:
@@ -23,7 +38,7 @@ def _enqueue(timer: Timer, pks: list[Any], claim: datetime) -> None:
     calls: list[tuple[Any, str]] = (
         [(list(pks), token)] if timer.batch_task else [(pk, token) for pk in pks]
     )
-    task = timer.task if timer.priority is None else timer.task.using(priority=timer.priority)
+    task = at_priority(timer.task, timer.priority)
     if isinstance(timer.task.get_backend(), DatabaseBackend):
         # The queued task is a row in the same database: it commits with the claim or not at
         # all, so a crash can lose neither half.

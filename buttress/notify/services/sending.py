@@ -28,6 +28,7 @@ from buttress.notify.models import (
 )
 from buttress.notify.services import delivery
 from buttress.notify.tasks import deliver_notification
+from buttress.scheduler.claims import URGENT_PRIORITY, at_priority
 
 if TYPE_CHECKING:
     from buttress.desk.models import Ticket, TicketEvent
@@ -99,7 +100,9 @@ def _with_links(body: str, ticket: Ticket | None, user: User) -> str:
     )
 
 
-def enqueue(task: Task[[int, str], bool | None], pk: int, due: datetime) -> None:
+def enqueue(
+    task: Task[[int, str], bool | None], pk: int, due: datetime, *, urgent: bool = False
+) -> None:
     """Queue ``task(pk, claim)`` for a row whose timer now holds ``due`` as its claim.
 
     With the database task backend the queued task commits with the row or not at all; with a
@@ -107,6 +110,8 @@ def enqueue(task: Task[[int, str], bool | None], pk: int, due: datetime) -> None
     the lease ends.
     """
     token = due.isoformat()
+    if urgent:
+        task = at_priority(task, URGENT_PRIORITY)
     if isinstance(task.get_backend(), DatabaseBackend):
         task.enqueue(pk, token)
     else:
@@ -156,7 +161,7 @@ def notify_user(
         )
         if immediate:
             assert notification.send_due_at is not None
-            enqueue(deliver_notification, notification.pk, notification.send_due_at)
+            enqueue(deliver_notification, notification.pk, notification.send_due_at, urgent=True)
         created.append(notification)
     return created
 
@@ -189,7 +194,7 @@ def notify_requester_channels(
             send_due_at=at + LEASE,
         )
         assert notification.send_due_at is not None
-        enqueue(deliver_notification, notification.pk, notification.send_due_at)
+        enqueue(deliver_notification, notification.pk, notification.send_due_at, urgent=True)
         created.append(notification)
     return created
 
