@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,11 +94,11 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def intake_command(port: int) -> list[str]:
-    """``buttress intake`` on a loopback port."""
+def intake_command(port: int, options: Sequence[str] = ()) -> list[str]:
+    """``buttress intake`` on a loopback port, with ``options`` (for example ``--processes``)."""
     buttress = Path(sys.executable).with_name("buttress")
     program = [str(buttress)] if buttress.exists() else [sys.executable, "-m", "buttress.cli"]
-    return [*program, "intake", "--bind", f"{HOST}:{port}"]
+    return [*program, "intake", "--bind", f"{HOST}:{port}", *options]
 
 
 def start(
@@ -107,10 +108,11 @@ def start(
     log_dir: Path,
     ready_path: str,
     intake: bool = False,
+    intake_options: Sequence[str] = (),
 ) -> Server:
     """``buttress web`` (gunicorn with ``workers``), or ``buttress intake`` when ``intake``."""
     port = free_port()
-    command = intake_command(port) if intake else server_command(port, workers)
+    command = intake_command(port, intake_options) if intake else server_command(port, workers)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / ("intake.log" if intake else "server.log")
     prometheus_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])

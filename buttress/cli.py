@@ -277,23 +277,80 @@ def _process_alive(pid: int) -> bool:
     type=click.IntRange(1, 10_000),
     help="Requests written in one transaction at most (default BUTTRESS_INTAKE_MAX_BATCH).",
 )
-def intake(bind: str | None, window: float | None, max_batch: int | None) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Intake processes sharing the address (SO_REUSEPORT), each with its own database "
+    "connection; more than one needs PostgreSQL.",
+)
+@click.option("--reuse-port", is_flag=True, hidden=True)
+def intake(
+    bind: str | None,
+    window: float | None,
+    max_batch: int | None,
+    processes: int,
+    reuse_port: bool,
+) -> None:
     """Answer heartbeat pings and alert webhooks, writing each few milliseconds' requests in
     one transaction; several may run against one PostgreSQL database."""
     _setup()
     from django.conf import settings
+    from django.db import connection
 
     from buttress.intake.server import run as serve
 
-    host, port = parse_bind(bind or settings.INTAKE_BIND or "127.0.0.1:8001")
-    _check_port_free(host, port)
+    address = bind or settings.INTAKE_BIND or "127.0.0.1:8001"
+    host, port = parse_bind(address)
+    window_ms = settings.INTAKE_WINDOW_MS if window is None else window
+    max_batch = max_batch or settings.INTAKE_MAX_BATCH
+    if processes > 1:
+        if connection.vendor != "postgresql":
+            raise click.ClickException(
+                "--processes above 1 needs PostgreSQL: SQLite takes one writer at a time"
+            )
+        _check_port_free(host, port)
+        _serve_intake_processes(address, processes, window_ms=window_ms, max_batch=max_batch)
+        return
+    if not reuse_port:
+        _check_port_free(host, port)
     click.echo(f"Taking in pings and alerts on {host}:{port}.", err=True)
-    serve(
-        host,
-        port,
-        window=(settings.INTAKE_WINDOW_MS if window is None else window) / 1000,
-        max_batch=max_batch or settings.INTAKE_MAX_BATCH,
+    serve(host, port, window=window_ms / 1000, max_batch=max_batch, reuse_port=reuse_port)
+
+
+def _serve_intake_processes(
+    address: str, processes: int, *, window_ms: float, max_batch: int
+) -> None:
+    """Run ``processes`` intake processes on one address until SIGTERM or SIGINT; the kernel
+    spreads the connections among them (SO_REUSEPORT). One dying stops the others."""
+    from buttress.ops.supervisor import ChildDied, Supervisor
+
+    argv = [
+        sys.executable,
+        "-m",
+        "buttress.cli",
+        "intake",
+        "--bind",
+        address,
+        "--window",
+        str(window_ms),
+        "--max-batch",
+        str(max_batch),
+        "--reuse-port",
+    ]
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = os.environ["DJANGO_SETTINGS_MODULE"]
+    click.echo(f"Taking in pings and alerts on {address} with {processes} processes.", err=True)
+    supervisor = Supervisor(
+        [(f"intake {number}", argv) for number in range(1, processes + 1)],
+        env=env,
+        say=lambda line: click.echo(line, err=True),
     )
+    try:
+        supervisor.run()
+    except ChildDied as exc:
+        raise click.ClickException(f"{exc}; stopped the other intake processes") from exc
 
 
 @cli.command()

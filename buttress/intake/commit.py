@@ -125,9 +125,13 @@ class Committer[Item, Answer]:
         self, taken: list[tuple[Item, asyncio.Future[Answer | Unavailable], float]]
     ) -> None:
         answers = self._write_safely([item for item, _, _ in taken])
+        # One wake-up of each waiting event loop for the whole batch: a call_soon_threadsafe
+        # per request would write to the loop's self-pipe and wake it once per request.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Settled[Answer | Unavailable]]] = {}
         for (_, future, _), answer in zip(taken, answers, strict=True):
-            loop = future.get_loop()
-            loop.call_soon_threadsafe(_settle, future, answer)
+            by_loop.setdefault(future.get_loop(), []).append((future, answer))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled)
 
     def _write_safely(self, items: list[Item]) -> Sequence[Answer | Unavailable]:
         began = time.thread_time()
@@ -167,6 +171,10 @@ class Committer[Item, Answer]:
             return UNAVAILABLE
 
 
-def _settle[T](future: asyncio.Future[T], answer: T) -> None:
-    if not future.done():  # the client may have gone and its handler been cancelled
-        future.set_result(answer)
+type _Settled[T] = tuple[asyncio.Future[T], T]
+
+
+def _settle[T](settled: list[_Settled[T]]) -> None:
+    for future, answer in settled:
+        if not future.done():  # the client may have gone and its handler been cancelled
+            future.set_result(answer)

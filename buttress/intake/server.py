@@ -249,9 +249,17 @@ def _not_allowed(allowed: str) -> web.Response:
 
 
 async def serve(
-    host: str, port: int, intake: Intake, *, ready: asyncio.Event | None = None
+    host: str,
+    port: int,
+    intake: Intake,
+    *,
+    ready: asyncio.Event | None = None,
+    reuse_port: bool = False,
 ) -> None:
-    """Answer on ``host:port`` until SIGTERM or SIGINT (or the task is cancelled)."""
+    """Answer on ``host:port`` until SIGTERM or SIGINT (or the task is cancelled).
+
+    ``reuse_port``: share the address with other intake processes (SO_REUSEPORT); the kernel
+    hands each new connection to one of them."""
     server = web.Server(
         intake.handle,
         access_log=None,
@@ -259,7 +267,9 @@ async def serve(
         max_field_size=intake.limits.max_field,
     )
     loop = asyncio.get_running_loop()
-    listener = await loop.create_server(server, host, port, reuse_address=True, backlog=1024)
+    listener = await loop.create_server(
+        server, host, port, reuse_address=True, reuse_port=reuse_port or None, backlog=1024
+    )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         try:
@@ -276,12 +286,12 @@ async def serve(
         await server.shutdown(5.0)
 
 
-def run(host: str, port: int, **options: Any) -> None:
+def run(host: str, port: int, *, reuse_port: bool = False, **options: Any) -> None:
     """Start the committers, serve until a signal, then write what is queued and stop."""
     intake = Intake(**options)
     intake.start()
     try:
-        asyncio.run(serve(host, port, intake))
+        asyncio.run(serve(host, port, intake, reuse_port=reuse_port))
     finally:
         intake.stop()
         # One line per kind for whoever reads the log (and the benchmarks).

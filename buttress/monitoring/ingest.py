@@ -10,10 +10,11 @@ is a fixed handful of statements per batch instead of per ping:
 2. one ``SELECT ... FOR UPDATE`` of every monitor the batch names, in primary-key order, so two
    intake processes pinging the same monitors queue on the row locks and never deadlock;
 3. the pings applied in arrival order to the locked rows in memory;
-4. one multi-row INSERT of the pings;
-5. one UPDATE of the monitors (from arrays on PostgreSQL);
-6. per status change, the same service call the one-request path makes; per monitor whose
-   counter passed a multiple of ``PRUNE_EVERY``, the old pings deleted in one DELETE.
+4. on PostgreSQL one statement writes everything else: the pings (an INSERT from arrays), the
+   monitors (an UPDATE from arrays) and, per monitor whose counter passed a multiple of
+   ``PRUNE_EVERY``, the old pings (a DELETE); on SQLite a multi-row INSERT, an UPDATE and a
+   DELETE;
+5. per status change, the same service call the one-request path makes.
 
 A missing slug with ``?create=1`` is rare and goes through ``ping_by_slug`` inside the same
 transaction.
@@ -31,11 +32,17 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import DEFERRED, Q
 
 from buttress.monitoring import services
-from buttress.monitoring.models import Monitor, Ping, PingKey, PingKind
-from buttress.monitoring.pinging import PingRequest, PingTarget, apply_ping, needs_start_lookup
+from buttress.monitoring.models import Monitor, MonitorKind, Ping, PingKey, PingKind
+from buttress.monitoring.pinging import (
+    PingRequest,
+    PingTarget,
+    StatusChange,
+    apply_ping,
+    needs_start_lookup,
+)
 
 OK, CREATED, NOT_FOUND, AMBIGUOUS = 200, 201, 404, 409
 # The monitor columns a ping may change (apply_ping's ``fields``), written for every monitor
@@ -60,7 +67,7 @@ _PG_TYPES = {
 }
 
 
-# The Ping columns written (the primary key is the database's).
+# The Ping columns written (the primary key is the database's), with their PostgreSQL types.
 PING_INSERT = (
     "organization_id",
     "monitor_id",
@@ -75,6 +82,21 @@ PING_INSERT = (
     "body_size",
     "rid",
     "duration",
+)
+_PG_PING_TYPES = (
+    "bigint",
+    "bigint",
+    "bigint",
+    "timestamptz",
+    "varchar",
+    "smallint",
+    "inet",
+    "varchar",
+    "varchar",
+    "text",
+    "integer",
+    "uuid",
+    "interval",
 )
 # What apply_ping and the lateness rules read; the rest of a monitor's row is left behind.
 LOADED = (
@@ -122,10 +144,12 @@ def _load(items: Sequence[PingItem]) -> tuple[dict[str, int], list[Monitor]]:
             organization_id = keys.get(services.hash_ping_key(item.target.key))
             if organization_id is not None:
                 slugs[organization_id].add(item.target.slug)
+    if not codes and not slugs:
+        return keys, []
+    if connection.vendor == "postgresql":
+        return keys, _lock_pg(codes, slugs)
     terms = [Q(uuid__in=codes)] if codes else []
     terms += [Q(organization_id=org, slug__in=names) for org, names in slugs.items()]
-    if not terms:
-        return keys, []
     monitors = list(
         Monitor.objects.select_for_update()
         .heartbeats()
@@ -136,51 +160,111 @@ def _load(items: Sequence[PingItem]) -> tuple[dict[str, int], list[Monitor]]:
     return keys, monitors
 
 
+@functools.cache
+def _lock_statement(by_code: bool, by_slug: bool) -> tuple[str, list[int], list[str]]:
+    """The ``SELECT ... FOR UPDATE`` of the named heartbeat monitors, where each of its
+    columns goes among the model's concrete fields, and those fields' attribute names."""
+    wanted = {"id", *LOADED}
+    fields = Monitor._meta.concrete_fields
+    positions = [index for index, f in enumerate(fields) if f.attname in wanted]
+    quote = connection.ops.quote_name
+    terms = []
+    if by_code:
+        terms.append("uuid = ANY(%(codes)s)")
+    if by_slug:
+        terms.append(
+            "(organization_id, slug) IN "
+            "(SELECT * FROM unnest(%(orgs)s::bigint[], %(slugs)s::varchar[]))"
+        )
+    columns = ", ".join(quote(fields[index].column or fields[index].attname) for index in positions)
+    statement = (
+        f"SELECT {columns} FROM {quote(Monitor._meta.db_table)} "  # noqa: S608
+        f"WHERE kind = %(kind)s AND ({' OR '.join(terms)}) ORDER BY id FOR UPDATE"
+    )
+    return statement, positions, [f.attname for f in fields]
+
+
+def _lock_pg(codes: set[uuid.UUID], slugs: dict[int, set[str]]) -> list[Monitor]:
+    """The monitors locked as ``select_for_update().heartbeats().only(*LOADED)`` locks them,
+    without the ORM's cost of compiling that query for every batch."""
+    statement, positions, names = _lock_statement(bool(codes), bool(slugs))
+    pairs = [(org, slug) for org, named in slugs.items() for slug in named]
+    with _pg_cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "kind": MonitorKind.HEARTBEAT.value,
+                "codes": list(codes),
+                "orgs": [org for org, _ in pairs],
+                "slugs": [slug for _, slug in pairs],
+            },
+        )
+        rows = cursor.fetchall()
+    # A value for every concrete field, the columns not read DEFERRED (loaded if touched), as
+    # the ORM's only() builds them; given whole, from_db need not place each value itself.
+    template = [DEFERRED] * len(Monitor._meta.concrete_fields)
+    monitors = []
+    for row in rows:
+        values = template.copy()
+        for index, value in zip(positions, row, strict=True):
+            values[index] = value
+        monitors.append(Monitor.from_db(connection.alias, names, values))
+    return monitors
+
+
 def _pg_cursor() -> Any:
     """A psycopg cursor binding parameters on the server, on Django's connection (and in its
-    transaction): arrays and COPY rows go over in binary instead of being quoted into SQL
-    text in Python, which Django's client-side binding would cost per value."""
+    transaction): arrays go over in binary instead of being quoted into SQL text in Python,
+    which Django's client-side binding would cost per value."""
     import psycopg
 
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
 
-def _insert_pings(pings: list[tuple[Any, ...]]) -> None:
-    """One multi-row INSERT (SQLite) or COPY (PostgreSQL) of rows in PING_INSERT's order."""
-    if not pings:
-        return
-    if connection.vendor != "postgresql":
-        Ping.objects.bulk_create(Ping(**dict(zip(PING_INSERT, row, strict=True))) for row in pings)
-        return
-    table = connection.ops.quote_name(Ping._meta.db_table)
-    with (
-        _pg_cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(PING_INSERT)}) FROM STDIN") as copy,
-    ):
-        for row in pings:
-            copy.write_row(row)
+def _write_pg(
+    pings: list[tuple[Any, ...]], monitors: list[Monitor], cutoffs: dict[int, int]
+) -> None:
+    """One statement: INSERT the pings (rows in PING_INSERT's order), UPDATE the monitors'
+    PING_COLUMNS and DELETE each monitor's pings numbered up to ``cutoffs[monitor id]``.
 
-
-def _update_monitors(monitors: list[Monitor]) -> None:
-    if not monitors:
-        return
-    if connection.vendor != "postgresql":
-        Monitor.objects.bulk_update(monitors, list(PING_COLUMNS))
-        return
-    table = connection.ops.quote_name(Monitor._meta.db_table)
-    columns = ", ".join(f"{name} = u.{name}" for name in PING_COLUMNS)
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{_PG_TYPES[name]}[]" for name in PING_COLUMNS)])
-    names = ", ".join(["id", *PING_COLUMNS])
-    values = [[m.pk for m in monitors]] + [
-        [getattr(m, name) for m in monitors] for name in PING_COLUMNS
-    ]
-    with _pg_cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS m SET {columns} FROM unnest({arrays}) AS u({names}) "  # noqa: S608
-            "WHERE m.id = u.id",
-            values,
+    The parts of one statement share one snapshot, so the DELETE does not see the rows the
+    INSERT adds: the caller leaves out of ``pings`` those it would have deleted.
+    """
+    quote = connection.ops.quote_name
+    ping_table = quote(Ping._meta.db_table)
+    parts: list[str] = []
+    params: list[Any] = []
+    if monitors:
+        columns = ", ".join(f"{name} = u.{name}" for name in PING_COLUMNS)
+        arrays = ", ".join(["%s::bigint[]", *(f"%s::{_PG_TYPES[name]}[]" for name in PING_COLUMNS)])
+        names = ", ".join(["id", *PING_COLUMNS])
+        parts.append(
+            f"UPDATE {quote(Monitor._meta.db_table)} AS m SET {columns} "  # noqa: S608
+            f"FROM unnest({arrays}) AS u({names}) WHERE m.id = u.id"
         )
+        params.append([m.pk for m in monitors])
+        params += [[getattr(m, name) for m in monitors] for name in PING_COLUMNS]
+    if pings:
+        arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_PING_TYPES)
+        parts.append(
+            f"INSERT INTO {ping_table} ({', '.join(PING_INSERT)}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays})"
+        )
+        params += [list(column) for column in zip(*pings, strict=True)]
+    if cutoffs:
+        parts.append(
+            f"DELETE FROM {ping_table} AS p "  # noqa: S608
+            "USING unnest(%s::bigint[], %s::bigint[]) AS c(monitor_id, n) "
+            "WHERE p.monitor_id = c.monitor_id AND p.n <= c.n"
+        )
+        params += [list(cutoffs), list(cutoffs.values())]
+    if not parts:
+        return
+    ctes = [f"w{index} AS ({part})" for index, part in enumerate(parts[:-1])]
+    statement = (f"WITH {', '.join(ctes)} " if ctes else "") + parts[-1]
+    with _pg_cursor() as cursor:
+        cursor.execute(statement, params)
 
 
 def record_pings(items: Sequence[PingItem]) -> list[int]:
@@ -200,7 +284,7 @@ def record_pings(items: Sequence[PingItem]) -> list[int]:
         touched: dict[int, Monitor] = {}
         starts: dict[tuple[int, uuid.UUID | None], datetime] = {}
         pings: list[tuple[Any, ...]] = []
-        changes = []
+        changes: list[tuple[Monitor, StatusChange, bytes]] = []
         answers: list[int] = []
         limit = services.ping_body_limit()
         for item in items:
@@ -263,23 +347,42 @@ def record_pings(items: Sequence[PingItem]) -> list[int]:
                 )
             )
             answers.append(OK)
-        _insert_pings(pings)
-        _update_monitors(list(touched.values()))
-        for monitor, change, body in changes:
-            services.record_heartbeat_change(monitor, change, message=services.body_text(body))
-        _prune(touched.values(), counters)
+        cutoffs = _cutoffs(touched.values(), counters)
+        if connection.vendor == "postgresql":
+            if cutoffs:
+                pings = [p for p in pings if p[1] not in cutoffs or p[2] > cutoffs[p[1]]]
+            _write_pg(pings, list(touched.values()), cutoffs)
+            _record_changes(changes)
+        else:
+            if pings:
+                Ping.objects.bulk_create(
+                    Ping(**dict(zip(PING_INSERT, row, strict=True))) for row in pings
+                )
+            if touched:
+                Monitor.objects.bulk_update(list(touched.values()), list(PING_COLUMNS))
+            _record_changes(changes)
+            if cutoffs:
+                Ping.objects.filter(
+                    functools.reduce(
+                        operator.or_,
+                        (Q(monitor_id=pk, n__lte=n) for pk, n in cutoffs.items()),
+                    )
+                ).delete()
     return answers
 
 
-def _prune(monitors: Iterable[Monitor], counters: dict[int, int]) -> None:
-    """Delete the pings past the kept number for each monitor whose counter passed a multiple
-    of PRUNE_EVERY in this batch, as one ping at a time would have."""
+def _record_changes(changes: Iterable[tuple[Monitor, StatusChange, bytes]]) -> None:
+    for monitor, change, body in changes:
+        services.record_heartbeat_change(monitor, change, message=services.body_text(body))
+
+
+def _cutoffs(monitors: Iterable[Monitor], counters: dict[int, int]) -> dict[int, int]:
+    """By monitor id, the newest ping number to delete, for each monitor whose counter passed
+    a multiple of PRUNE_EVERY in this batch, as one ping at a time would have deleted."""
     kept = services.pings_kept()
-    terms = [
-        Q(monitor_id=m.pk, n__lte=m.n_pings - kept)
+    return {
+        m.pk: m.n_pings - kept
         for m in monitors
         if m.n_pings // services.PRUNE_EVERY != counters.get(m.pk, 0) // services.PRUNE_EVERY
         and m.n_pings > kept
-    ]
-    if terms:
-        Ping.objects.filter(functools.reduce(operator.or_, terms)).delete()
+    }
