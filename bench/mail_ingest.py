@@ -82,8 +82,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--orgs", type=int, default=50, help="--scale: organisations")
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write results here (default bench/results/)")
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        help="print the N statement shapes that took the most wall time during ingestion",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="messages per receive_many call (group commit); 1: receive() for each",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
     if args.messages < 10:
         parser.error("--messages must be at least 10")
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
@@ -322,7 +336,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
 
     from buttress.desk.models import InboundMail, Ticket
-    from buttress.desk.services.inbound import receive
+    from buttress.desk.services.inbound import receive, receive_many
 
     call_command("migrate", interactive=False, verbosity=0)
     sizes: dict[str, int] = {}
@@ -350,9 +364,19 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     tickets_before = Ticket.objects.count()
     queries = [0]
 
+    shapes: dict[str, list[float]] = {}
+
     def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         queries[0] += 1
-        return execute(sql, params, many, context)
+        if not args.statements:
+            return execute(sql, params, many, context)
+        begun = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = shapes.setdefault(" ".join(sql.split())[:110], [0, 0.0])
+            shape[0] += 1
+            shape[1] += time.perf_counter() - begun
 
     by_status: dict[str, list[int]] = {}
     cpu_started = time.process_time()
@@ -360,20 +384,36 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     duplicates = 0
     with connection.execute_wrapper(counted):
-        for raw in messages:
+        for first in range(0, len(messages), args.batch):
+            chunk = messages[first : first + args.batch]
             before = queries[0]
-            outcome = receive(raw)
-            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-            duplicates += outcome.duplicate
-            kind = "duplicate" if outcome.duplicate else outcome.status
-            by_status.setdefault(kind, []).append(queries[0] - before)
+            if args.batch == 1:
+                outcomes: list[Any] = [receive(chunk[0])]
+            else:
+                outcomes = receive_many(chunk)
+            # In a batch each message is counted at the batch's mean.
+            share = (queries[0] - before) / len(chunk)
+            for outcome in outcomes:
+                assert not isinstance(outcome, Exception), outcome
+                statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+                duplicates += outcome.duplicate
+                kind = "duplicate" if outcome.duplicate else outcome.status
+                by_status.setdefault(kind, []).append(share)
     ingest_seconds = time.perf_counter() - started
     ingest_cpu = time.process_time() - cpu_started
     unique = len(set(messages))
+    for shape_sql, (count, seconds) in sorted(shapes.items(), key=lambda kv: -kv[1][1])[
+        : args.statements
+    ]:
+        print(
+            f"{1000 * seconds / len(messages):7.2f} ms/msg {int(count):5d}x  {shape_sql}",
+            file=sys.stderr,
+        )
     assert InboundMail.objects.count() - stored_before == unique, "each message is stored once"
     return {
         "database": connection.vendor,
         "data": "scale" if args.scale else "small",
+        "batch": args.batch,
         "table_sizes": sizes,
         "messages": len(messages),
         "distinct": unique,
@@ -505,6 +545,10 @@ def _run_child(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, A
         str(args.messages),
         "--seed",
         str(args.seed),
+        "--statements",
+        str(args.statements),
+        "--batch",
+        str(args.batch),
         "--databases",
         kind,
         "--postgres-url",

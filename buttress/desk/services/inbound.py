@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models.functions import Lower
 
 from buttress.accounts.models import Role, User
 from buttress.audit import services as audit
@@ -225,6 +226,88 @@ def receive(
         # scheduler that finds it due meanwhile waits and then sees it processed.
         InboundMail.objects.select_for_update().filter(pk=stored.pk).values_list("pk").get()
         return process_stored(stored)
+
+
+def receive_many(
+    raws: Sequence[bytes],
+    *,
+    source: str = InboundSource.CLI,
+    recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None,
+) -> list[Outcome | MessageTooLarge]:
+    """Take in several messages with two commits in all instead of two each (group commit):
+    every message is stored and the batch committed, then all are processed in one
+    transaction, each in its own savepoint, so each gets its own outcome and a message that
+    fails is quarantined without touching the others. If the processing transaction fails as
+    a whole (a deadlock, a lost connection), each stored message is processed again alone.
+
+    The answers are in the order of ``raws``: an :class:`Outcome`, or the
+    :class:`MessageTooLarge` that kept a message out (the others are taken in all the same).
+    A message delivered twice in one batch is handled once; its second delivery answers
+    with the first one's outcome.
+    """
+    answers: list[Outcome | MessageTooLarge | InboundMail] = []
+    fresh: list[InboundMail] = []
+    with transaction.atomic():
+        for raw in raws:
+            try:
+                stored, new = store(raw, source=source, recipients=recipients, mailbox=mailbox)
+            except MessageTooLarge as exc:
+                answers.append(exc)
+                continue
+            if new:
+                fresh.append(stored)
+            answers.append(stored)
+    # Stored and committed: from here on nothing can lose a message.
+    done = _process_batch(fresh)
+    first_seen: set[int] = set()
+    outcomes: list[Outcome | MessageTooLarge] = []
+    for answer in answers:
+        if not isinstance(answer, InboundMail):
+            outcomes.append(answer)
+        elif answer.pk in done and answer.pk not in first_seen:
+            first_seen.add(answer.pk)
+            outcomes.append(done[answer.pk])
+        elif answer.pk in done:
+            earlier = done[answer.pk]
+            outcomes.append(Outcome(earlier.status, earlier.ticket, "already received", True, answer))
+        elif any(answer.pk == mail.pk for mail in fresh):
+            # Stored now but processed elsewhere meanwhile (the scheduler): as it stands.
+            again = InboundMail.objects.defer("raw").get(pk=answer.pk)
+            outcomes.append(Outcome(again.status, again.ticket, again.reason, mail=again))
+        else:
+            outcomes.append(
+                Outcome(answer.status, answer.ticket, "already received", True, answer)
+            )
+    return outcomes
+
+
+def _process_batch(mails: Sequence[InboundMail]) -> dict[int, Outcome]:
+    """Process stored messages in one transaction (outcome by row id); alone, each in its own
+    transaction, when that fails as a whole."""
+    if not mails:
+        return {}
+    try:
+        with transaction.atomic():
+            # Locked (without reading the messages back), so that a scheduler finding one of
+            # them due meanwhile waits and then sees it processed.
+            list(
+                InboundMail.objects.select_for_update()
+                .filter(pk__in=[mail.pk for mail in mails])
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            return {mail.pk: process_stored(mail) for mail in mails}
+    except DatabaseError:
+        done: dict[int, Outcome] = {}
+        for mail in mails:
+            with transaction.atomic():
+                # The failed batch left its changes on the objects in hand: read each again.
+                again = InboundMail.objects.select_for_update().filter(pk=mail.pk).first()
+                if again is None or again.process_due_at is None:
+                    continue
+                done[mail.pk] = process_stored(again)
+        return done
 
 
 # --- processing ------------------------------------------------------------------------------
@@ -443,7 +526,9 @@ def _follow_up(closed: Ticket, *, contact: Contact, subject: str, body: str) -> 
 def _find_contact(name: str, address: str, decision: _Decision) -> Contact | None:
     contact = (
         Contact.objects.select_related("organization")
-        .filter(email__iexact=address, is_active=True, organization__is_active=True)
+        # Lower(email) = address: what contact_email_ci_idx holds.
+        .annotate(email_ci=Lower("email"))
+        .filter(email_ci=address.lower(), is_active=True, organization__is_active=True)
         .order_by("pk")
         .first()
     )

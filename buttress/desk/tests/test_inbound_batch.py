@@ -1,0 +1,153 @@
+"""Several messages taken in at once (group commit): each stored, each with its own outcome."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+from django.db import DatabaseError
+
+from buttress.desk import services as desk
+from buttress.desk.models import InboundMail, InboundStatus, Reply, Ticket
+from buttress.desk.services import inbound
+from buttress.desk.services.inbound import MessageTooLarge, Outcome, receive_many
+from buttress.testing.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def message(*, subject: str, message_id: str, body: str = "It jams on every page.") -> bytes:
+    mail = EmailMessage()
+    mail["From"] = "Dana <dana@acme.example>"
+    mail["To"] = "desk@provider.example"
+    mail["Subject"] = subject
+    mail["Message-ID"] = message_id
+    mail.set_content(body)
+    return bytes(mail)
+
+
+@pytest.fixture
+def dana(org):
+    return ContactFactory.create(organization=org, name="Dana", email="dana@acme.example")
+
+
+def outcomes(answers: list[Outcome | MessageTooLarge]) -> list[Outcome]:
+    assert all(isinstance(answer, Outcome) for answer in answers)
+    return [answer for answer in answers if isinstance(answer, Outcome)]
+
+
+def test_a_batch_opens_tickets_adds_replies_and_handles_a_repeat_once(dana, agent):
+    ticket = desk.create_ticket(dana.organization, actor=agent, subject="VPN", requester=dana)
+    first = message(subject="Printer jammed", message_id="<a@x>")
+
+    answers = outcomes(
+        receive_many(
+            [
+                first,
+                message(subject=f"Re: [{ticket.reference}] VPN", message_id="<b@x>", body="Down."),
+                first,
+                message(subject="Screen flickers", message_id="<c@x>"),
+            ]
+        )
+    )
+
+    assert [a.status for a in answers] == [
+        InboundStatus.NEW_TICKET,
+        InboundStatus.REPLY,
+        InboundStatus.NEW_TICKET,
+        InboundStatus.NEW_TICKET,
+    ]
+    assert [a.duplicate for a in answers] == [False, False, True, False]
+    assert answers[2].ticket == answers[0].ticket
+    assert answers[1].ticket == ticket
+    assert Reply.objects.get(ticket=ticket).body == "Down."
+    assert InboundMail.objects.count() == 3
+    assert Ticket.objects.count() == 3
+    assert set(InboundMail.objects.values_list("process_due_at", flat=True)) == {None}
+
+
+def test_a_message_that_fails_is_quarantined_and_the_others_are_taken(dana, monkeypatch):
+    real = inbound.create_ticket
+
+    def failing(organization, **fields):
+        if fields["subject"] == "Boom":
+            raise RuntimeError("the desk is on fire")
+        return real(organization, **fields)
+
+    monkeypatch.setattr(inbound, "create_ticket", failing)
+
+    answers = outcomes(
+        receive_many(
+            [
+                message(subject="Printer jammed", message_id="<a@x>"),
+                message(subject="Boom", message_id="<b@x>"),
+                message(subject="Screen flickers", message_id="<c@x>"),
+            ]
+        )
+    )
+
+    assert [a.status for a in answers] == [
+        InboundStatus.NEW_TICKET,
+        InboundStatus.QUARANTINED,
+        InboundStatus.NEW_TICKET,
+    ]
+    assert "RuntimeError: the desk is on fire" in answers[1].reason
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
+        "Printer jammed",
+        "Screen flickers",
+    ]
+    failed = InboundMail.objects.get(message_id="<b@x>")
+    assert (failed.status, failed.ticket) == (InboundStatus.QUARANTINED, None)
+    assert bytes(failed.raw) == message(subject="Boom", message_id="<b@x>")
+
+
+def test_a_message_too_large_is_answered_so_and_the_others_are_taken(dana, settings):
+    settings.DESK_MAIL_MAX_BYTES = 2000
+
+    answers = receive_many(
+        [
+            message(subject="Printer jammed", message_id="<a@x>"),
+            message(subject="Huge", message_id="<b@x>", body="z" * 5000),
+            message(subject="Screen flickers", message_id="<c@x>"),
+        ]
+    )
+
+    assert isinstance(answers[1], MessageTooLarge)
+    assert [a.status for a in answers if isinstance(a, Outcome)] == [InboundStatus.NEW_TICKET] * 2
+    assert sorted(InboundMail.objects.values_list("message_id", flat=True)) == ["<a@x>", "<c@x>"]
+
+
+def test_when_the_batch_fails_as_a_whole_each_message_is_processed_alone(dana, monkeypatch):
+    real = inbound.process_stored
+    calls: list[int] = []
+
+    def deadlocked_once(mail, **options):
+        calls.append(mail.pk)
+        if len(calls) == 2:
+            raise DatabaseError("deadlock detected")
+        return real(mail, **options)
+
+    monkeypatch.setattr(inbound, "process_stored", deadlocked_once)
+
+    answers = outcomes(
+        receive_many(
+            [
+                message(subject="Printer jammed", message_id="<a@x>"),
+                message(subject="Screen flickers", message_id="<b@x>"),
+            ]
+        )
+    )
+
+    assert [a.status for a in answers] == [InboundStatus.NEW_TICKET] * 2
+    # The first ticket of the failed batch was rolled back: one ticket per message.
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
+        "Printer jammed",
+        "Screen flickers",
+    ]
+    assert list(InboundMail.objects.values_list("attempts", flat=True)) == [1, 1]
+    assert len(calls) == 4
