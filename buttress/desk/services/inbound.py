@@ -160,6 +160,39 @@ def _desk_addresses() -> set[str]:
 # --- storing ---------------------------------------------------------------------------------
 
 
+def _unstored(
+    raw: bytes,
+    *,
+    source: str,
+    recipients: Sequence[str],
+    mailbox: Mailbox | None,
+    at: datetime,
+) -> InboundMail:
+    """The row that keeps the message, not yet saved. Raises :class:`MessageTooLarge`."""
+    if len(raw) > max_message_bytes():
+        raise MessageTooLarge(too_large_message(len(raw)))
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    digest = mailparse.content_digest(headers, raw)
+    return InboundMail(
+        message_id=mailparse.message_id(headers, raw, digest),
+        digest=digest,
+        received_at=at,
+        source=source,
+        mailbox=mailbox,
+        recipients=[str(r)[:254] for r in recipients][:50],
+        size=len(raw),
+        sender=mailparse.sender(headers)[1][:254],
+        subject=mailparse.subject(headers),
+        raw=raw,
+        process_due_at=at + PROCESS_LEASE,
+    )
+
+
+def _same_message(seen: InboundMail, mail: InboundMail) -> bool:
+    # A row stored before digests were kept has none: its sender has to do.
+    return seen.digest == mail.digest or (not seen.digest and seen.sender == mail.sender)
+
+
 def store(
     raw: bytes,
     *,
@@ -178,36 +211,69 @@ def store(
     Raises :class:`MessageTooLarge` over ``DESK_MAIL_MAX_BYTES``. Only the headers are read
     here, so a message nothing else can make sense of is still stored, to be quarantined.
     """
-    if len(raw) > max_message_bytes():
-        raise MessageTooLarge(too_large_message(len(raw)))
-    at = at or now()
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    digest = mailparse.content_digest(headers, raw)
-    mid = mailparse.message_id(headers, raw, digest)
-    address = mailparse.sender(headers)[1]
-    for seen in InboundMail.objects.filter(message_id=mid).defer("raw")[:20]:
-        # A row stored before digests were kept has none: its sender has to do.
-        if seen.digest == digest or (not seen.digest and seen.sender == address[:254]):
+    mail = _unstored(raw, source=source, recipients=recipients, mailbox=mailbox, at=at or now())
+    for seen in InboundMail.objects.filter(message_id=mail.message_id).defer("raw")[:20]:
+        if _same_message(seen, mail):
             return seen, False
     try:
         with transaction.atomic():
-            stored = InboundMail.objects.create(
-                message_id=mid,
-                digest=digest,
-                received_at=at,
-                source=source,
-                mailbox=mailbox,
-                recipients=[str(r)[:254] for r in recipients][:50],
-                size=len(raw),
-                sender=address[:254],
-                subject=mailparse.subject(headers),
-                raw=raw,
-                process_due_at=at + PROCESS_LEASE,
-            )
+            mail.save(force_insert=True)
     except IntegrityError:
         # The same message stored at the same moment by another receiver.
-        return InboundMail.objects.defer("raw").get(message_id=mid, digest=digest), False
-    return stored, True
+        return InboundMail.objects.defer("raw").get(
+            message_id=mail.message_id, digest=mail.digest
+        ), False
+    return mail, True
+
+
+def store_many(
+    raws: Sequence[bytes],
+    *,
+    source: str = InboundSource.CLI,
+    recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None,
+) -> list[tuple[InboundMail, bool] | MessageTooLarge]:
+    """:func:`store` for several messages, in the order given: one look-up for all their
+    Message-IDs and one ``INSERT`` for the new ones. A message repeated within ``raws`` is
+    stored once. Call inside the transaction that is to commit them."""
+    at = now()
+    answers: list[tuple[InboundMail, bool] | MessageTooLarge] = []
+    for raw in raws:
+        try:
+            mail = _unstored(raw, source=source, recipients=recipients, mailbox=mailbox, at=at)
+        except MessageTooLarge as exc:
+            answers.append(exc)
+            continue
+        answers.append((mail, True))
+    mids = {answer[0].message_id for answer in answers if not isinstance(answer, Exception)}
+    earlier: dict[str, list[InboundMail]] = {}
+    for seen in InboundMail.objects.filter(message_id__in=mids).defer("raw").order_by("pk"):
+        earlier.setdefault(seen.message_id, []).append(seen)
+    new: list[InboundMail] = []
+    for index, answer in enumerate(answers):
+        if isinstance(answer, Exception):
+            continue
+        mail = answer[0]
+        candidates = earlier.get(mail.message_id, [])
+        seen = next((row for row in candidates if _same_message(row, mail)), None)
+        if seen is not None:
+            # Received before, or earlier in this batch (then it is in ``new``).
+            answers[index] = (seen, False)
+            continue
+        earlier.setdefault(mail.message_id, []).append(mail)
+        new.append(mail)
+    try:
+        with transaction.atomic():
+            InboundMail.objects.bulk_create(new)
+    except IntegrityError:
+        # Some of them stored at the same moment by another receiver: one at a time.
+        for index, answer in enumerate(answers):
+            if not isinstance(answer, Exception) and answer[0].pk is None:
+                raw = bytes(answer[0].raw)
+                answers[index] = store(
+                    raw, source=source, recipients=recipients, mailbox=mailbox, at=at
+                )
+    return answers
 
 
 def receive(
@@ -249,12 +315,11 @@ def receive_many(
     answers: list[Outcome | MessageTooLarge | InboundMail] = []
     fresh: list[InboundMail] = []
     with transaction.atomic():
-        for raw in raws:
-            try:
-                stored, new = store(raw, source=source, recipients=recipients, mailbox=mailbox)
-            except MessageTooLarge as exc:
-                answers.append(exc)
+        for answer in store_many(raws, source=source, recipients=recipients, mailbox=mailbox):
+            if isinstance(answer, MessageTooLarge):
+                answers.append(answer)
                 continue
+            stored, new = answer
             if new:
                 fresh.append(stored)
             answers.append(stored)
@@ -270,15 +335,15 @@ def receive_many(
             outcomes.append(done[answer.pk])
         elif answer.pk in done:
             earlier = done[answer.pk]
-            outcomes.append(Outcome(earlier.status, earlier.ticket, "already received", True, answer))
+            outcomes.append(
+                Outcome(earlier.status, earlier.ticket, "already received", True, answer)
+            )
         elif any(answer.pk == mail.pk for mail in fresh):
             # Stored now but processed elsewhere meanwhile (the scheduler): as it stands.
             again = InboundMail.objects.defer("raw").get(pk=answer.pk)
             outcomes.append(Outcome(again.status, again.ticket, again.reason, mail=again))
         else:
-            outcomes.append(
-                Outcome(answer.status, answer.ticket, "already received", True, answer)
-            )
+            outcomes.append(Outcome(answer.status, answer.ticket, "already received", True, answer))
     return outcomes
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 
 from buttress.desk import services as desk
 from buttress.desk.models import InboundMail, InboundStatus, Reply, Ticket
 from buttress.desk.services import inbound
-from buttress.desk.services.inbound import MessageTooLarge, Outcome, receive_many
+from buttress.desk.services.inbound import MessageTooLarge, Outcome, receive_many, store_many
 from buttress.testing.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +151,30 @@ def test_when_the_batch_fails_as_a_whole_each_message_is_processed_alone(dana, m
     ]
     assert list(InboundMail.objects.values_list("attempts", flat=True)) == [1, 1]
     assert len(calls) == 4
+
+
+def test_a_message_received_before_is_a_repeat_in_a_later_batch(dana):
+    first = message(subject="Printer jammed", message_id="<a@x>")
+    before = outcomes(receive_many([first]))[0]
+
+    again = outcomes(receive_many([message(subject="Other", message_id="<b@x>"), first]))
+
+    assert again[1].duplicate
+    assert again[1].ticket == before.ticket
+    assert InboundMail.objects.count() == 2
+
+
+def test_a_conflict_while_storing_the_batch_stores_each_alone(dana, monkeypatch):
+    # Another receiver stored one of them at the same moment: the batch INSERT conflicts.
+    def conflicting(rows, **options):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(InboundMail.objects, "bulk_create", conflicting)
+    first = message(subject="Printer jammed", message_id="<a@x>")
+
+    answers = store_many([first, message(subject="Other", message_id="<b@x>"), first])
+
+    stored = [answer for answer in answers if not isinstance(answer, Exception)]
+    assert [new for _, new in stored] == [True, True, False]
+    assert stored[2][0].pk == stored[0][0].pk
+    assert InboundMail.objects.count() == 2

@@ -5,14 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(django.db.models.functions.text.Lower('email'), name='contact_email_ci_idx'),
+            model_name="contact",
+            index=models.Index(
+                django.db.models.functions.text.Lower("email"), name="contact_email_ci_idx"
+            ),
         ),
     ]
