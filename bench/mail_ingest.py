@@ -378,7 +378,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             shape[0] += 1
             shape[1] += time.perf_counter() - begun
 
-    by_status: dict[str, list[int]] = {}
+    by_status: dict[str, list[float]] = {}
     cpu_started = time.process_time()
     started = time.perf_counter()
     statuses: dict[str, int] = {}

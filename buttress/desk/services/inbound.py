@@ -255,10 +255,10 @@ def store_many(
             continue
         mail = answer[0]
         candidates = earlier.get(mail.message_id, [])
-        seen = next((row for row in candidates if _same_message(row, mail)), None)
-        if seen is not None:
+        found = next((row for row in candidates if _same_message(row, mail)), None)
+        if found is not None:
             # Received before, or earlier in this batch (then it is in ``new``).
-            answers[index] = (seen, False)
+            answers[index] = (found, False)
             continue
         earlier.setdefault(mail.message_id, []).append(mail)
         new.append(mail)
@@ -312,14 +312,14 @@ def receive_many(
     A message delivered twice in one batch is handled once; its second delivery answers
     with the first one's outcome.
     """
-    answers: list[Outcome | MessageTooLarge | InboundMail] = []
+    answers: list[MessageTooLarge | InboundMail] = []
     fresh: list[InboundMail] = []
     with transaction.atomic():
-        for answer in store_many(raws, source=source, recipients=recipients, mailbox=mailbox):
-            if isinstance(answer, MessageTooLarge):
-                answers.append(answer)
+        for kept in store_many(raws, source=source, recipients=recipients, mailbox=mailbox):
+            if isinstance(kept, MessageTooLarge):
+                answers.append(kept)
                 continue
-            stored, new = answer
+            stored, new = kept
             if new:
                 fresh.append(stored)
             answers.append(stored)

@@ -72,7 +72,7 @@ def test_a_batch_opens_tickets_adds_replies_and_handles_a_repeat_once(dana, agen
 
 
 def test_a_message_that_fails_is_quarantined_and_the_others_are_taken(dana, monkeypatch):
-    real = inbound.create_ticket
+    real = desk.create_ticket
 
     def failing(organization, **fields):
         if fields["subject"] == "Boom":
