@@ -5,8 +5,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from click.testing import CliRunner
 from django.db import DatabaseError, IntegrityError
 
+from buttress.cli import cli
 from buttress.desk import services as desk
 from buttress.desk.models import InboundMail, InboundStatus, Reply, Ticket
 from buttress.desk.services import inbound
@@ -178,3 +180,26 @@ def test_a_conflict_while_storing_the_batch_stores_each_alone(dana, monkeypatch)
     assert [new for _, new in stored] == [True, True, False]
     assert stored[2][0].pk == stored[0][0].pk
     assert InboundMail.objects.count() == 2
+
+
+def test_cli_takes_a_maildir_in_batches_and_leaves_an_oversized_message(dana, tmp_path, settings):
+    settings.DESK_MAIL_MAX_BYTES = 2000
+    (tmp_path / "new").mkdir()
+    for name, subject, body in (
+        ("1.eml", "Printer jammed", "Jams."),
+        ("2.eml", "Huge", "z" * 5000),
+        ("3.eml", "Screen flickers", "Flickers."),
+    ):
+        (tmp_path / "new" / name).write_bytes(
+            message(subject=subject, message_id=f"<{name}@x>", body=body)
+        )
+
+    result = CliRunner().invoke(cli, ["mail", "ingest", "--batch", "2", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "1.eml: new_ticket" in result.output
+    assert "3.eml: new_ticket" in result.output
+    assert "2.eml: The message" in result.output
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["2.eml"]
+    assert sorted(p.name for p in (tmp_path / "cur").iterdir()) == ["1.eml:2,S", "3.eml:2,S"]
+    assert Ticket.objects.count() == 2
