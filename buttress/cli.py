@@ -565,15 +565,15 @@ def mail_ingest(sources: tuple[Path, ...], batch: int) -> None:
         raws = [
             sys.stdin.buffer.read() if path is None else path.read_bytes() for _, path, _ in chunk
         ]
-        for (label, path, cur), answer in zip(chunk, receive_many(raws), strict=True):
+        for (label, path, read), answer in zip(chunk, receive_many(raws), strict=True):
             if isinstance(answer, MessageTooLarge):
                 refused.append(f"{label}: {' '.join(answer.messages)}")
                 continue
             where = f" {answer.ticket.reference}" if answer.ticket is not None else ""
             note = f" ({answer.reason})" if answer.reason else ""
             click.echo(f"{label}: {answer.status}{where}{note}")
-            if path is not None and cur is not None:
-                path.rename(cur / f"{path.name}:2,S")
+            if path is not None and read is not None:
+                path.rename(read / f"{path.name}:2,S")
     if refused:
         _fail("\n".join(refused))
 

@@ -289,8 +289,17 @@ def receive(
         return Outcome(stored.status, stored.ticket, "already received", True, stored)
     with transaction.atomic():
         # The row as just stored is in hand; lock it (without reading the message back) so a
-        # scheduler that finds it due meanwhile waits and then sees it processed.
-        InboundMail.objects.select_for_update().filter(pk=stored.pk).values_list("pk").get()
+        # worker or scheduler that finds it meanwhile waits and then sees it processed.
+        due = (
+            InboundMail.objects.select_for_update()
+            .filter(pk=stored.pk)
+            .values_list("process_due_at", flat=True)
+            .get()
+        )
+        if due is None:
+            # A worker took it between the two transactions: its outcome as it stands.
+            done = InboundMail.objects.defer("raw").get(pk=stored.pk)
+            return Outcome(done.status, done.ticket, done.reason, mail=done)
         return process_stored(stored)
 
 
@@ -356,13 +365,14 @@ def _process_batch(mails: Sequence[InboundMail]) -> dict[int, Outcome]:
         with transaction.atomic():
             # Locked (without reading the messages back), so that a scheduler finding one of
             # them due meanwhile waits and then sees it processed.
-            list(
+            waiting = set(
                 InboundMail.objects.select_for_update()
-                .filter(pk__in=[mail.pk for mail in mails])
+                .filter(pk__in=[mail.pk for mail in mails], process_due_at__isnull=False)
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
-            return {mail.pk: process_stored(mail) for mail in mails}
+            # One a worker took between the two transactions is answered as it stands.
+            return {mail.pk: process_stored(mail) for mail in mails if mail.pk in waiting}
     except DatabaseError:
         done: dict[int, Outcome] = {}
         for mail in mails:

@@ -13,6 +13,7 @@ from buttress.desk import services as desk
 from buttress.desk.models import InboundMail, InboundStatus, Reply, Ticket
 from buttress.desk.services import inbound
 from buttress.desk.services.inbound import MessageTooLarge, Outcome, receive_many, store_many
+from buttress.desk.tasks.inbound import process_inbound
 from buttress.testing.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +204,30 @@ def test_cli_takes_a_maildir_in_batches_and_leaves_an_oversized_message(dana, tm
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["2.eml"]
     assert sorted(p.name for p in (tmp_path / "cur").iterdir()) == ["1.eml:2,S", "3.eml:2,S"]
     assert Ticket.objects.count() == 2
+
+
+def test_a_processing_task_takes_the_other_waiting_messages_with_its_own(dana, monkeypatch):
+    real = desk.create_ticket
+
+    def failing(organization, **fields):
+        if fields["subject"] == "Boom":
+            raise RuntimeError("the desk is on fire")
+        return real(organization, **fields)
+
+    monkeypatch.setattr(inbound, "create_ticket", failing)
+    stored = []
+    for subject, mid in (("Printer jammed", "<a@x>"), ("Boom", "<b@x>"), ("Screen", "<c@x>")):
+        mail, _ = inbound.store(message(subject=subject, message_id=mid), recipients=[])
+        assert mail.process_due_at is not None
+        stored.append((mail.pk, mail.process_due_at.isoformat()))
+
+    assert process_inbound.call(*stored[0]) is True
+    assert [process_inbound.call(*claim) for claim in stored[1:]] == [False, False]
+
+    assert dict(InboundMail.objects.values_list("message_id", "status")) == {
+        "<a@x>": InboundStatus.NEW_TICKET,
+        "<b@x>": InboundStatus.QUARANTINED,
+        "<c@x>": InboundStatus.NEW_TICKET,
+    }
+    assert Ticket.objects.count() == 2
+    assert list(InboundMail.objects.values_list("attempts", flat=True)) == [1, 1, 1]
