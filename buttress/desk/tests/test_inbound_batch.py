@@ -231,3 +231,22 @@ def test_a_processing_task_takes_the_other_waiting_messages_with_its_own(dana, m
     }
     assert Ticket.objects.count() == 2
     assert list(InboundMail.objects.values_list("attempts", flat=True)) == [1, 1, 1]
+
+
+def test_a_message_a_worker_took_meanwhile_is_answered_as_it_stands(dana, monkeypatch):
+    real = inbound.store
+
+    def stored_then_taken(raw, **options):
+        mail, new = real(raw, **options)
+        # A worker's group commit takes it between the two transactions of receive().
+        assert mail.process_due_at is not None
+        process_inbound.call(mail.pk, mail.process_due_at.isoformat())
+        return mail, new
+
+    monkeypatch.setattr(inbound, "store", stored_then_taken)
+
+    outcome = inbound.receive(message(subject="Printer jammed", message_id="<a@x>"))
+
+    assert outcome.status == InboundStatus.NEW_TICKET
+    assert outcome.ticket == Ticket.objects.get()
+    assert InboundMail.objects.get().attempts == 1
