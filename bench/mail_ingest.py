@@ -34,7 +34,10 @@ from the seeded contacts. Each run's Message-IDs carry the run's start time, so 
 kept data never collide.
 
 Besides messages per second, it prints the worker's CPU time per message and the queries per
-message (by outcome), counted by a wrapper on the database connection.
+message (by outcome), counted by a wrapper on the database connection. ``--batch N`` takes the
+messages N at a time with :func:`~buttress.desk.services.inbound.receive_many` (group commit,
+as ``buttress mail ingest`` and the processing task do); ``--statements N`` prints the N
+statement shapes that took the most wall time during ingestion.
 """
 
 from __future__ import annotations
