@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from functools import partial
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.tasks import task
 from django_tasks_db.backend import DatabaseBackend
 
@@ -14,6 +15,8 @@ from buttress.desk.models import InboundMail, Mailbox
 from buttress.desk.services import inbound, mailboxes
 from buttress.lib.timeutil import now
 from buttress.scheduler.claims import holding
+
+logger = logging.getLogger(__name__)
 
 # Stored messages a processing task takes with its own, in the same transaction.
 PROCESS_BATCH = 50
@@ -40,8 +43,13 @@ def process_inbound(mail_id: int, claim: str) -> bool:
         )
         inbound.process_stored(mail)
         for pk in others:
-            # Read one at a time: a stored message may be large.
-            inbound.process_stored(InboundMail.objects.get(pk=pk))
+            try:
+                with transaction.atomic():
+                    # Read one at a time: a stored message may be large.
+                    inbound.process_stored(InboundMail.objects.get(pk=pk))
+            except DatabaseError:
+                # Left to its own run: one message that breaks cannot hold the others back.
+                logger.exception("stored message %s is left to its own processing run", pk)
         return True
 
 

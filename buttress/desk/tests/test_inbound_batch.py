@@ -250,3 +250,26 @@ def test_a_message_a_worker_took_meanwhile_is_answered_as_it_stands(dana, monkey
     assert outcome.status == InboundStatus.NEW_TICKET
     assert outcome.ticket == Ticket.objects.get()
     assert InboundMail.objects.get().attempts == 1
+
+
+def test_a_waiting_message_that_breaks_the_database_is_left_to_its_own_run(dana, monkeypatch):
+    real = inbound.process_stored
+
+    def breaking(mail, **options):
+        if mail.subject == "Boom":
+            raise DatabaseError("could not extend file")
+        return real(mail, **options)
+
+    monkeypatch.setattr(inbound, "process_stored", breaking)
+    claims = []
+    for subject, mid in (("Printer jammed", "<a@x>"), ("Boom", "<b@x>"), ("Screen", "<c@x>")):
+        mail, _ = inbound.store(message(subject=subject, message_id=mid))
+        assert mail.process_due_at is not None
+        claims.append((mail.pk, mail.process_due_at.isoformat()))
+
+    assert process_inbound.call(*claims[0]) is True
+
+    left = InboundMail.objects.get(message_id="<b@x>")
+    assert (left.status, left.process_due_at is not None) == (InboundStatus.RECEIVED, True)
+    assert InboundMail.objects.get(message_id="<c@x>").status == InboundStatus.NEW_TICKET
+    assert Ticket.objects.count() == 2
