@@ -34,7 +34,10 @@ from the seeded contacts. Each run's Message-IDs carry the run's start time, so 
 kept data never collide.
 
 Besides messages per second, it prints the worker's CPU time per message and the queries per
-message (by outcome), counted by a wrapper on the database connection.
+message (by outcome), counted by a wrapper on the database connection. ``--batch N`` takes the
+messages N at a time with :func:`~buttress.desk.services.inbound.receive_many` (group commit,
+as ``buttress mail ingest`` and the processing task do); ``--statements N`` prints the N
+statement shapes that took the most wall time during ingestion.
 """
 
 from __future__ import annotations
@@ -82,8 +85,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--orgs", type=int, default=50, help="--scale: organisations")
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="write results here (default bench/results/)")
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        help="print the N statement shapes that took the most wall time during ingestion",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="messages per receive_many call (group commit); 1: receive() for each",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
     if args.messages < 10:
         parser.error("--messages must be at least 10")
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
@@ -230,10 +247,10 @@ ON CONFLICT DO NOTHING
 """
 
 INBOUND_MAIL_SQL = """
-INSERT INTO desk_inboundmail (message_id, received_at, source, mailbox_id, recipients, size,
-    sender, subject, status, reason, decision, organization_id, ticket_id, raw, attempts,
+INSERT INTO desk_inboundmail (message_id, digest, received_at, source, mailbox_id, recipients,
+    size, sender, subject, status, reason, decision, organization_id, ticket_id, raw, attempts,
     process_due_at, processed_at)
-SELECT mid, t.created_at, 'imap', NULL, '[]'::jsonb, octet_length(raw), c.email,
+SELECT mid, '', t.created_at, 'imap', NULL, '[]'::jsonb, octet_length(raw), c.email,
     left(t.subject, 250), 'new_ticket', '', 'opened a new ticket', t.organization_id, t.id,
     raw, 1, NULL, t.created_at
 FROM desk_ticket t JOIN tenancy_contact c ON c.id = t.requester_id
@@ -322,6 +339,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
 
     from buttress.desk.models import InboundMail, Ticket
+    from buttress.desk.services import inbound
     from buttress.desk.services.inbound import receive
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -350,30 +368,56 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     tickets_before = Ticket.objects.count()
     queries = [0]
 
+    shapes: dict[str, list[float]] = {}
+
     def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         queries[0] += 1
-        return execute(sql, params, many, context)
+        if not args.statements:
+            return execute(sql, params, many, context)
+        begun = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = shapes.setdefault(" ".join(sql.split())[:110], [0, 0.0])
+            shape[0] += 1
+            shape[1] += time.perf_counter() - begun
 
-    by_status: dict[str, list[int]] = {}
+    by_status: dict[str, list[float]] = {}
     cpu_started = time.process_time()
     started = time.perf_counter()
     statuses: dict[str, int] = {}
     duplicates = 0
     with connection.execute_wrapper(counted):
-        for raw in messages:
+        for first in range(0, len(messages), args.batch):
+            chunk = messages[first : first + args.batch]
             before = queries[0]
-            outcome = receive(raw)
-            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-            duplicates += outcome.duplicate
-            kind = "duplicate" if outcome.duplicate else outcome.status
-            by_status.setdefault(kind, []).append(queries[0] - before)
+            if args.batch == 1:
+                outcomes: list[Any] = [receive(chunk[0])]
+            else:
+                outcomes = inbound.receive_many(chunk)
+            # In a batch each message is counted at the batch's mean.
+            share = (queries[0] - before) / len(chunk)
+            for outcome in outcomes:
+                assert not isinstance(outcome, Exception), outcome
+                statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+                duplicates += outcome.duplicate
+                kind = "duplicate" if outcome.duplicate else outcome.status
+                by_status.setdefault(kind, []).append(share)
     ingest_seconds = time.perf_counter() - started
     ingest_cpu = time.process_time() - cpu_started
     unique = len(set(messages))
+    for shape_sql, (count, seconds) in sorted(shapes.items(), key=lambda kv: -kv[1][1])[
+        : args.statements
+    ]:
+        print(
+            f"{1000 * seconds / len(messages):7.2f} ms/msg {int(count):5d}x  {shape_sql}",
+            file=sys.stderr,
+        )
     assert InboundMail.objects.count() - stored_before == unique, "each message is stored once"
     return {
         "database": connection.vendor,
         "data": "scale" if args.scale else "small",
+        "batch": args.batch,
         "table_sizes": sizes,
         "messages": len(messages),
         "distinct": unique,
@@ -505,6 +549,10 @@ def _run_child(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, A
         str(args.messages),
         "--seed",
         str(args.seed),
+        "--statements",
+        str(args.statements),
+        "--batch",
+        str(args.batch),
         "--databases",
         kind,
         "--postgres-url",

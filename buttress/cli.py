@@ -638,37 +638,52 @@ def mail() -> None:
 
 @mail.command("ingest")
 @click.argument("sources", nargs=-1, type=click.Path(dir_okay=True, path_type=Path))
-def mail_ingest(sources: tuple[Path, ...]) -> None:
+@click.option(
+    "--batch",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Messages taken in with one commit (each still has its own outcome).",
+)
+def mail_ingest(sources: tuple[Path, ...], batch: int) -> None:
     """Take in messages: files, Maildir folders (their new/ is emptied into cur/), or one
-    message on standard input (no argument, or -). A mail server can pipe each message here."""
+    message on standard input (no argument, or -). A mail server can pipe each message here.
+    A message over the size limit is left where it is, and the command ends with an error."""
     _setup()
-    from buttress.desk.services.inbound import MessageTooLarge, receive
-
-    def take(raw: bytes, label: str) -> None:
-        try:
-            outcome = receive(raw)
-        except MessageTooLarge as exc:
-            _fail(f"{label}: {' '.join(exc.messages)}")
-        where = f" {outcome.ticket.reference}" if outcome.ticket is not None else ""
-        note = f" ({outcome.reason})" if outcome.reason else ""
-        click.echo(f"{label}: {outcome.status}{where}{note}")
+    from buttress.desk.services.inbound import MessageTooLarge, receive_many
 
     if not sources or sources == (Path("-"),):
-        take(sys.stdin.buffer.read(), "stdin")
-        return
-    for source in sources:
-        if source.is_dir():
-            new, cur = source / "new", source / "cur"
-            if not new.is_dir():
-                _fail(f"{source} is not a Maildir (no new/ folder)")
-            cur.mkdir(exist_ok=True)
-            for item in sorted(new.iterdir()):
-                take(item.read_bytes(), item.name)
-                item.rename(cur / f"{item.name}:2,S")
-        elif source.is_file():
-            take(source.read_bytes(), str(source))
-        else:
-            _fail(f"no such file or folder: {source}")
+        items: list[tuple[str, Path | None, Path | None]] = [("stdin", None, None)]
+    else:
+        items = []
+        for source in sources:
+            if source.is_dir():
+                new, cur = source / "new", source / "cur"
+                if not new.is_dir():
+                    _fail(f"{source} is not a Maildir (no new/ folder)")
+                cur.mkdir(exist_ok=True)
+                items += [(entry.name, entry, cur) for entry in sorted(new.iterdir())]
+            elif source.is_file():
+                items.append((str(source), source, None))
+            else:
+                _fail(f"no such file or folder: {source}")
+    refused: list[str] = []
+    for first in range(0, len(items), batch):
+        chunk = items[first : first + batch]
+        raws = [
+            sys.stdin.buffer.read() if path is None else path.read_bytes() for _, path, _ in chunk
+        ]
+        for (label, path, read), answer in zip(chunk, receive_many(raws), strict=True):
+            if isinstance(answer, MessageTooLarge):
+                refused.append(f"{label}: {' '.join(answer.messages)}")
+                continue
+            where = f" {answer.ticket.reference}" if answer.ticket is not None else ""
+            note = f" ({answer.reason})" if answer.reason else ""
+            click.echo(f"{label}: {answer.status}{where}{note}")
+            if path is not None and read is not None:
+                path.rename(read / f"{path.name}:2,S")
+    if refused:
+        _fail("\n".join(refused))
 
 
 @mail.command("poll")

@@ -105,7 +105,11 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["organization", "email"], name="contact_org_email_idx")]
+        indexes = [
+            models.Index(fields=["organization", "email"], name="contact_org_email_idx"),
+            # Mail intake finds the sender's contact by address in any organisation.
+            models.Index(Lower("email"), name="contact_email_ci_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 "organization",

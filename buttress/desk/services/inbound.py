@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models.functions import Lower
 
 from buttress.accounts.models import Role, User
 from buttress.audit import services as audit
@@ -159,6 +160,39 @@ def _desk_addresses() -> set[str]:
 # --- storing ---------------------------------------------------------------------------------
 
 
+def _unstored(
+    raw: bytes,
+    *,
+    source: str,
+    recipients: Sequence[str],
+    mailbox: Mailbox | None,
+    at: datetime,
+) -> InboundMail:
+    """The row that keeps the message, not yet saved. Raises :class:`MessageTooLarge`."""
+    if len(raw) > max_message_bytes():
+        raise MessageTooLarge(too_large_message(len(raw)))
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    digest = mailparse.content_digest(headers, raw)
+    return InboundMail(
+        message_id=mailparse.message_id(headers, raw, digest),
+        digest=digest,
+        received_at=at,
+        source=source,
+        mailbox=mailbox,
+        recipients=[str(r)[:254] for r in recipients][:50],
+        size=len(raw),
+        sender=mailparse.sender(headers)[1][:254],
+        subject=mailparse.subject(headers),
+        raw=raw,
+        process_due_at=at + PROCESS_LEASE,
+    )
+
+
+def _same_message(seen: InboundMail, mail: InboundMail) -> bool:
+    # A row stored before digests were kept has none: its sender has to do.
+    return seen.digest == mail.digest or (not seen.digest and seen.sender == mail.sender)
+
+
 def store(
     raw: bytes,
     *,
@@ -177,36 +211,69 @@ def store(
     Raises :class:`MessageTooLarge` over ``DESK_MAIL_MAX_BYTES``. Only the headers are read
     here, so a message nothing else can make sense of is still stored, to be quarantined.
     """
-    if len(raw) > max_message_bytes():
-        raise MessageTooLarge(too_large_message(len(raw)))
-    at = at or now()
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    digest = mailparse.content_digest(headers, raw)
-    mid = mailparse.message_id(headers, raw, digest)
-    address = mailparse.sender(headers)[1]
-    for seen in InboundMail.objects.filter(message_id=mid).defer("raw")[:20]:
-        # A row stored before digests were kept has none: its sender has to do.
-        if seen.digest == digest or (not seen.digest and seen.sender == address[:254]):
+    mail = _unstored(raw, source=source, recipients=recipients, mailbox=mailbox, at=at or now())
+    for seen in InboundMail.objects.filter(message_id=mail.message_id).defer("raw")[:20]:
+        if _same_message(seen, mail):
             return seen, False
     try:
         with transaction.atomic():
-            stored = InboundMail.objects.create(
-                message_id=mid,
-                digest=digest,
-                received_at=at,
-                source=source,
-                mailbox=mailbox,
-                recipients=[str(r)[:254] for r in recipients][:50],
-                size=len(raw),
-                sender=address[:254],
-                subject=mailparse.subject(headers),
-                raw=raw,
-                process_due_at=at + PROCESS_LEASE,
-            )
+            mail.save(force_insert=True)
     except IntegrityError:
         # The same message stored at the same moment by another receiver.
-        return InboundMail.objects.defer("raw").get(message_id=mid, digest=digest), False
-    return stored, True
+        return InboundMail.objects.defer("raw").get(
+            message_id=mail.message_id, digest=mail.digest
+        ), False
+    return mail, True
+
+
+def store_many(
+    raws: Sequence[bytes],
+    *,
+    source: str = InboundSource.CLI,
+    recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None,
+) -> list[tuple[InboundMail, bool] | MessageTooLarge]:
+    """:func:`store` for several messages, in the order given: one look-up for all their
+    Message-IDs and one ``INSERT`` for the new ones. A message repeated within ``raws`` is
+    stored once. Call inside the transaction that is to commit them."""
+    at = now()
+    answers: list[tuple[InboundMail, bool] | MessageTooLarge] = []
+    for raw in raws:
+        try:
+            mail = _unstored(raw, source=source, recipients=recipients, mailbox=mailbox, at=at)
+        except MessageTooLarge as exc:
+            answers.append(exc)
+            continue
+        answers.append((mail, True))
+    mids = {answer[0].message_id for answer in answers if not isinstance(answer, Exception)}
+    earlier: dict[str, list[InboundMail]] = {}
+    for seen in InboundMail.objects.filter(message_id__in=mids).defer("raw").order_by("pk"):
+        earlier.setdefault(seen.message_id, []).append(seen)
+    new: list[InboundMail] = []
+    for index, answer in enumerate(answers):
+        if isinstance(answer, Exception):
+            continue
+        mail = answer[0]
+        candidates = earlier.get(mail.message_id, [])
+        found = next((row for row in candidates if _same_message(row, mail)), None)
+        if found is not None:
+            # Received before, or earlier in this batch (then it is in ``new``).
+            answers[index] = (found, False)
+            continue
+        earlier.setdefault(mail.message_id, []).append(mail)
+        new.append(mail)
+    try:
+        with transaction.atomic():
+            InboundMail.objects.bulk_create(new)
+    except IntegrityError:
+        # Some of them stored at the same moment by another receiver: one at a time.
+        for index, answer in enumerate(answers):
+            if not isinstance(answer, Exception) and answer[0].pk is None:
+                raw = bytes(answer[0].raw)
+                answers[index] = store(
+                    raw, source=source, recipients=recipients, mailbox=mailbox, at=at
+                )
+    return answers
 
 
 def receive(
@@ -222,9 +289,100 @@ def receive(
         return Outcome(stored.status, stored.ticket, "already received", True, stored)
     with transaction.atomic():
         # The row as just stored is in hand; lock it (without reading the message back) so a
-        # scheduler that finds it due meanwhile waits and then sees it processed.
-        InboundMail.objects.select_for_update().filter(pk=stored.pk).values_list("pk").get()
+        # worker or scheduler that finds it meanwhile waits and then sees it processed.
+        due = (
+            InboundMail.objects.select_for_update()
+            .filter(pk=stored.pk)
+            .values_list("process_due_at", flat=True)
+            .get()
+        )
+        if due is None:
+            # A worker took it between the two transactions: its outcome as it stands.
+            done = InboundMail.objects.defer("raw").get(pk=stored.pk)
+            return Outcome(done.status, done.ticket, done.reason, mail=done)
         return process_stored(stored)
+
+
+def receive_many(
+    raws: Sequence[bytes],
+    *,
+    source: str = InboundSource.CLI,
+    recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None,
+) -> list[Outcome | MessageTooLarge]:
+    """Take in several messages with two commits in all instead of two each (group commit):
+    every message is stored and the batch committed, then all are processed in one
+    transaction, each in its own savepoint, so each gets its own outcome and a message that
+    fails is quarantined without touching the others. If the processing transaction fails as
+    a whole (a deadlock, a lost connection), each stored message is processed again alone.
+
+    The answers are in the order of ``raws``: an :class:`Outcome`, or the
+    :class:`MessageTooLarge` that kept a message out (the others are taken in all the same).
+    A message delivered twice in one batch is handled once; its second delivery answers
+    with the first one's outcome.
+    """
+    answers: list[MessageTooLarge | InboundMail] = []
+    fresh: list[InboundMail] = []
+    with transaction.atomic():
+        for kept in store_many(raws, source=source, recipients=recipients, mailbox=mailbox):
+            if isinstance(kept, MessageTooLarge):
+                answers.append(kept)
+                continue
+            stored, new = kept
+            if new:
+                fresh.append(stored)
+            answers.append(stored)
+    # Stored and committed: from here on nothing can lose a message.
+    done = _process_batch(fresh)
+    first_seen: set[int] = set()
+    outcomes: list[Outcome | MessageTooLarge] = []
+    for answer in answers:
+        if not isinstance(answer, InboundMail):
+            outcomes.append(answer)
+        elif answer.pk in done and answer.pk not in first_seen:
+            first_seen.add(answer.pk)
+            outcomes.append(done[answer.pk])
+        elif answer.pk in done:
+            earlier = done[answer.pk]
+            outcomes.append(
+                Outcome(earlier.status, earlier.ticket, "already received", True, answer)
+            )
+        elif any(answer.pk == mail.pk for mail in fresh):
+            # Stored now but processed elsewhere meanwhile (the scheduler): as it stands.
+            again = InboundMail.objects.defer("raw").get(pk=answer.pk)
+            outcomes.append(Outcome(again.status, again.ticket, again.reason, mail=again))
+        else:
+            outcomes.append(Outcome(answer.status, answer.ticket, "already received", True, answer))
+    return outcomes
+
+
+def _process_batch(mails: Sequence[InboundMail]) -> dict[int, Outcome]:
+    """Process stored messages in one transaction (outcome by row id); alone, each in its own
+    transaction, when that fails as a whole."""
+    if not mails:
+        return {}
+    try:
+        with transaction.atomic():
+            # Locked (without reading the messages back), so that a scheduler finding one of
+            # them due meanwhile waits and then sees it processed.
+            waiting = set(
+                InboundMail.objects.select_for_update()
+                .filter(pk__in=[mail.pk for mail in mails], process_due_at__isnull=False)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            # One a worker took between the two transactions is answered as it stands.
+            return {mail.pk: process_stored(mail) for mail in mails if mail.pk in waiting}
+    except DatabaseError:
+        done: dict[int, Outcome] = {}
+        for mail in mails:
+            with transaction.atomic():
+                # The failed batch left its changes on the objects in hand: read each again.
+                again = InboundMail.objects.select_for_update().filter(pk=mail.pk).first()
+                if again is None or again.process_due_at is None:
+                    continue
+                done[mail.pk] = process_stored(again)
+        return done
 
 
 # --- processing ------------------------------------------------------------------------------
@@ -443,7 +601,9 @@ def _follow_up(closed: Ticket, *, contact: Contact, subject: str, body: str) -> 
 def _find_contact(name: str, address: str, decision: _Decision) -> Contact | None:
     contact = (
         Contact.objects.select_related("organization")
-        .filter(email__iexact=address, is_active=True, organization__is_active=True)
+        # Lower(email) = address: what contact_email_ci_idx holds.
+        .annotate(email_ci=Lower("email"))
+        .filter(email_ci=address.lower(), is_active=True, organization__is_active=True)
         .order_by("pk")
         .first()
     )
