@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
+from buttress.web.renderers import RENDERER
+
 
 def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     """Show a service's ValidationError on the form: on the field it names, else at the top."""
@@ -58,7 +60,10 @@ class OrganizationSwitchForm(forms.Form):
 
 
 class Form(forms.Form):
-    """The base of buttress's forms: labels without Django's trailing colon."""
+    """The base of buttress's forms: labels without Django's trailing colon, rendered by
+    :class:`~buttress.web.renderers.FastRenderer`."""
+
+    default_renderer = RENDERER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
