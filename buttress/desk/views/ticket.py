@@ -42,10 +42,8 @@ from buttress.desk.models import (
     DONE_STATUSES,
     Attachment,
     EventKind,
-    Reply,
     Status,
     Ticket,
-    TicketEvent,
     TimeEntry,
 )
 from buttress.desk.services import attachments, macros
@@ -90,10 +88,13 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
     """The timeline, oldest first, each entry with the reply it names and readable names."""
     # Only the columns the page shows, and people looked up once each rather than joined to
     # every entry: a long timeline names the same few people hundreds of times.
-    events = list(
+    # Rows rather than model instances: the page only reads them.
+    events: list[Any] = list(
         events_for(user, ticket)
-        .only("id", "kind", "actor_id", "at", "detail", "is_internal")
-        .order_by("-at", "-id")[:TIMELINE_LIMIT]
+        .order_by("-at", "-id")
+        .values_list("id", "kind", "actor_id", "at", "detail", "is_internal", named=True)[
+            :TIMELINE_LIMIT
+        ]
     )
     events.reverse()
     # Only the replies the shown entries name: a long ticket's older ones are not on the page.
@@ -102,12 +103,11 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
         named = event.detail.get("reply") if isinstance(event.detail, dict) else None
         if event.kind in (EventKind.REPLIED, EventKind.NOTE_ADDED) and isinstance(named, int):
             reply_ids.add(named)
-    replies = {
-        r.pk: r
+    replies: dict[int, Any] = {
+        r.id: r
         for r in replies_for(user, ticket)
         .filter(pk__in=reply_ids)
-        .select_related("author_contact")
-        .only("id", "body", "author_id", "is_internal", "author_contact__name")
+        .values_list("id", "body", "author_id", "author_contact__name", named=True)
     }
     files_by_reply: defaultdict[int, list[Attachment]] = defaultdict(list)
     for attachment in (
@@ -169,11 +169,12 @@ def _timeline(user: User, ticket: Ticket) -> list[dict[str, Any]]:
     return entries
 
 
-def _author_name(reply: Reply | None, event: TicketEvent, people: dict[int, str]) -> str:
+def _author_name(reply: Any, event: Any, people: dict[int, str]) -> str:
+    """Who wrote the reply (a person or a contact) or made the change; rows from _timeline."""
     if reply is not None and reply.author_id is not None and reply.author_id in people:
         return people[reply.author_id]
-    if reply is not None and reply.author_contact is not None:
-        return reply.author_contact.name
+    if reply is not None and reply.author_contact__name is not None:
+        return str(reply.author_contact__name)
     if event.actor_id is not None and event.actor_id in people:
         return people[event.actor_id]
     return "System"
