@@ -29,7 +29,7 @@ def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
                     form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {message}")
 
 
-class ListedChoiceIterator(ModelChoiceIterator):
+class ListedChoiceIterator(ModelChoiceIterator):  # type: ignore[type-arg]
     """The choices read with one ordinary query.
 
     Django reads a choice field's rows with ``QuerySet.iterator()``, which on PostgreSQL opens

@@ -7,7 +7,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from buttress.accounts.models import Team
-from buttress.testing.factories import TeamFactory
 from buttress.web.forms import Form, ModelChoiceField
 
 
@@ -23,8 +22,8 @@ class TeamForm(Form):
 
 @pytest.mark.django_db
 def test_model_choices_are_read_by_one_plain_query_once_per_form() -> None:
-    TeamFactory(name="Beta")
-    TeamFactory(name="Alpha")
+    Team.objects.create(name="Beta")
+    Team.objects.create(name="Alpha")
     form = TeamForm()
     with CaptureQueriesContext(connection) as queries:
         first = str(form["team"])
@@ -37,6 +36,6 @@ def test_model_choices_are_read_by_one_plain_query_once_per_form() -> None:
 
 @pytest.mark.django_db
 def test_a_model_choice_is_still_validated_against_the_database() -> None:
-    team = TeamFactory(name="Alpha")
+    team = Team.objects.create(name="Alpha")
     assert TeamForm({"team": str(team.pk)}).is_valid()
     assert not TeamForm({"team": str(team.pk + 1000)}).is_valid()

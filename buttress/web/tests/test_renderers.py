@@ -29,7 +29,7 @@ class Everything(forms.Form):
     )
     many = forms.MultipleChoiceField(choices=[("1", "One"), ("2", "Two")], required=False)
     hidden = forms.CharField(widget=forms.HiddenInput, required=False)
-    files = MultipleFileField(required=False)
+    upload = MultipleFileField(required=False)
     unlabelled = forms.CharField(label="", required=False)
     split = forms.SplitDateTimeField(required=False)
 
