@@ -16,6 +16,7 @@ from buttress.tenancy.models import Contact, Organization
 from buttress.web.forms import (
     MAX_ID,
     Form,
+    ModelChoiceField,
     ModelMultipleChoiceField,
     MultipleFileField,
     strip_nul,
@@ -72,7 +73,7 @@ def workers_for(organization: Organization) -> QuerySet[User]:
     )
 
 
-class UserChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class UserChoiceField(ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.display_name)
 
@@ -161,7 +162,7 @@ class BulkForm(Form):
     action = forms.ChoiceField(label="Action", choices=_any("Choose an action", ACTIONS))
     assignee = UserChoiceField(label="Assignee", queryset=User.objects.none(), required=False)
     status = forms.ChoiceField(label="Status", required=False, choices=_any("—", Status.choices))
-    team = forms.ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
+    team = ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
@@ -236,7 +237,7 @@ class TicketFieldsForm(Form):
     impact = forms.ChoiceField(label="Impact", choices=Level.choices)
     urgency = forms.ChoiceField(label="Urgency", choices=Level.choices)
     category = forms.CharField(label="Category", max_length=120, required=False)
-    team = forms.ModelChoiceField(
+    team = ModelChoiceField(
         label="Team", queryset=Team.objects.none(), required=False, widget=FastSelect
     )
     assignee = UserChoiceField(
@@ -263,7 +264,7 @@ class TicketFieldsForm(Form):
 
 
 class AssetLinkForm(Form):
-    asset: forms.ModelChoiceField[Asset] = forms.ModelChoiceField(
+    asset: forms.ModelChoiceField[Asset] = ModelChoiceField(
         label="Asset", queryset=Asset.objects.none(), widget=FastSelect
     )
 
@@ -285,10 +286,10 @@ class TimeEntryForm(Form):
 
 
 class TicketCreateForm(Form):
-    organization: forms.ModelChoiceField[Organization] = forms.ModelChoiceField(
+    organization: forms.ModelChoiceField[Organization] = ModelChoiceField(
         label="Organisation", queryset=Organization.objects.none()
     )
-    requester: forms.ModelChoiceField[Contact] = forms.ModelChoiceField(
+    requester: forms.ModelChoiceField[Contact] = ModelChoiceField(
         label="Requester", queryset=Contact.objects.none(), required=False
     )
     subject = forms.CharField(label="Subject", max_length=250)
@@ -298,7 +299,7 @@ class TicketCreateForm(Form):
     type = forms.ChoiceField(label="Type", choices=TicketType.choices)
     impact = forms.ChoiceField(label="Impact", choices=Level.choices, initial=Level.MEDIUM)
     urgency = forms.ChoiceField(label="Urgency", choices=Level.choices, initial=Level.MEDIUM)
-    team = forms.ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
+    team = ModelChoiceField(label="Team", queryset=Team.objects.none(), required=False)
     assignee = UserChoiceField(label="Assignee", queryset=User.objects.none(), required=False)
     source = forms.ChoiceField(label="Source", choices=Source.choices, initial=Source.PHONE)
     assets = ModelMultipleChoiceField(
@@ -334,7 +335,7 @@ class TicketCreateForm(Form):
 
 
 class MacroApplyForm(Form):
-    macro: forms.ModelChoiceField[Macro] = forms.ModelChoiceField(
+    macro: forms.ModelChoiceField[Macro] = ModelChoiceField(
         label="Macro",
         queryset=Macro.objects.none(),
         empty_label="Choose a macro",

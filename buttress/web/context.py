@@ -16,8 +16,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from buttress.accounts.models import Role, User
 from buttress.desk.access import is_staff as is_desk_staff
-from buttress.tenancy.access import Capability, can, organizations_for
-from buttress.web.orgfilter import selected_organization
+from buttress.tenancy.access import Capability, can
+from buttress.web.orgfilter import selected_organization, visible_organizations
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -135,7 +135,7 @@ class Navigation:
     def organizations(self) -> list[Organization]:
         if not self.signed_in or self.user is None or not self.user.is_provider_staff:
             return []
-        return list(organizations_for(self.user).only("id", "name"))
+        return visible_organizations(self.request, self.user)
 
     @cached_property
     def switcher_options(self) -> SafeString:

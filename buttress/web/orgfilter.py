@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 
 SESSION_KEY = "org_filter"
 _CACHE_ATTR = "_buttress_org_filter"
+_VISIBLE_ATTR = "_buttress_visible_organizations"
+
+
+def visible_organizations(request: HttpRequest, user: User) -> list[Organization]:
+    """The organisations ``user`` may see (id and name, by name), read once per request: the
+    header's switcher and a list's organisation filter show the same ones."""
+    cached: tuple[int, list[Organization]] | None = getattr(request, _VISIBLE_ATTR, None)
+    if cached is not None and cached[0] == user.pk:
+        return cached[1]
+    organizations = list(organizations_for(user).only("id", "name"))
+    setattr(request, _VISIBLE_ATTR, (user.pk, organizations))
+    return organizations
 
 
 def selected_organization(request: HttpRequest) -> Organization | None:

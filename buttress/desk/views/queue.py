@@ -43,9 +43,8 @@ from buttress.desk.views import render as html
 from buttress.desk.views.common import workspace_user
 from buttress.lib.pagination import InvalidCursor, Page, paginate
 from buttress.lib.timeutil import now
-from buttress.tenancy.access import organizations_for
 from buttress.web.htmx import is_htmx, vary_on_htmx
-from buttress.web.orgfilter import selected_organization
+from buttress.web.orgfilter import selected_organization, visible_organizations
 from buttress.web.users import current_user
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def _filters(
     """The form, the filtered tickets, the query string without the cursor, the words to
     search for (empty unless the text box holds something other than a ticket number), and
     the workers and teams read for the form's choices."""
-    organizations = list(organizations_for(user).only("id", "name"))
+    organizations = visible_organizations(request, user)
     data = request.GET.copy()
     data.pop("cursor", None)
     if len(organizations) == 1:
