@@ -29,7 +29,7 @@ import json
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -438,7 +438,7 @@ async def _exchange(
             problems = _judge_response(
                 spec,
                 status=response.status,
-                charset=response.charset,
+                charset=lambda: response.charset,
                 content=content,
                 truncated=truncated,
                 latency=latency,
@@ -467,7 +467,7 @@ def _judge_response(
     spec: HttpSpec,
     *,
     status: int,
-    charset: str | None,
+    charset: Callable[[], str | None],
     content: bytes,
     truncated: bool,
     latency: float,
@@ -479,7 +479,7 @@ def _judge_response(
         problems.append(f"response took {latency:.0f} ms (limit {spec.max_latency_ms:g} ms)")
     if spec.keyword is not None:
         try:
-            text = content.decode(charset or "utf-8", errors="replace")
+            text = content.decode(charset() or "utf-8", errors="replace")
         except LookupError:  # a charset Python does not know
             text = content.decode("utf-8", errors="replace")
         found = spec.keyword in text

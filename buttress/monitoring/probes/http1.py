@@ -97,7 +97,6 @@ class Response:
     body: bytes
     truncated: bool
 
-    @property
     def charset(self) -> str | None:
         """The ``charset`` parameter of ``Content-Type``, if any."""
         content_type = self.headers.get("content-type")

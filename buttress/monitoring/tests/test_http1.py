@@ -261,7 +261,7 @@ def test_closing_without_a_byte_is_a_disconnect_and_inside_the_head_a_bad_answer
     ],
 )
 def test_charset_comes_from_the_content_type(content_type: str, charset: str | None) -> None:
-    assert Response(200, {"content-type": content_type}, b"", False).charset == charset
+    assert Response(200, {"content-type": content_type}, b"", False).charset() == charset
 
 
 # ---------------------------------------------------------------- the request
