@@ -81,6 +81,10 @@ LOOP_TICK = 0.1
 STALL = 1.0
 BUSY = 0.25
 START_BATCH = 200
+# Due checks are started at most this often: checks due within it start in one turn of the
+# loop (at most this much later), so their connections and answers share the loop's wake-ups
+# instead of each waking the process on its own.
+DISPATCH_EVERY = 0.02
 STALL_WARN_EVERY = 60.0
 # Sizing the check slots when the concurrency is not set: never fewer than this, 10 % more
 # than the worst case needs, and file descriptors kept for everything else the process opens.
@@ -398,6 +402,8 @@ class Runner:
                 continue
             delay = self._heap[0][0] - loop.time() if self._heap else 1.0
             if delay > 0:
+                # Checks due within DISPATCH_EVERY of each other start together.
+                delay = max(delay, DISPATCH_EVERY)
                 try:
                     async with asyncio.timeout(min(delay, 1.0)):
                         await self._wake.wait()
