@@ -5,8 +5,10 @@ time-out, and at most ``concurrency`` run at once, so a slow or hanging target c
 time-out and one slot, never another monitor's start. Unless set, the number of slots follows
 the monitors held (:func:`slots_needed`): enough for every target to hang to its time-out at
 once. Each monitor is checked at a fixed phase of its interval (a hash of its id), so checks
-spread over the interval. HTTP checks share one aiohttp session (each still opens its own
-connection) and names are resolved through a short-lived cache (``dns_ttl``).
+spread over the interval; checks due within DISPATCH_EVERY (20 ms) of each other start
+together, so their sockets share the loop's wake-ups. HTTP checks share one
+:class:`~buttress.monitoring.probes.HttpClient` (each still opens its own connection) and
+names are resolved through a short-lived cache (``dns_ttl``).
 
 The database is used from one thread beside the loop: every quarter of the lease period the
 runner renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
