@@ -14,11 +14,11 @@ TCP connection, the full TLS handshake for ``https`` (certificate verified unles
 connection and closes it after the answer: a connection kept alive from an earlier check
 would hide a listener that has stopped accepting, and a resumed TLS session would skip the
 certificate the check must see. What does not depend on the target is shared between checks
-by an :class:`HttpClient` (the runner keeps one): the aiohttp session and its connector, the
-TLS contexts (one verified and one unverified context per process), the default headers;
-cookies are never kept.
+by an :class:`HttpClient` (the runner keeps one) for the checks that go through aiohttp: the
+session and its connector, the default headers; cookies are never kept. Both paths use one
+verified and one unverified TLS context per process.
 
-Redirects are followed here, not by aiohttp, so that each hop's URL is checked (an IP literal
+Redirects are followed here, on both paths, so that each hop's URL is checked (an IP literal
 never reaches a resolver) and recorded.
 """
 
@@ -221,7 +221,8 @@ class _PolicyResolver(AbstractResolver):
 
 
 class HttpClient:
-    """An aiohttp session shared by many checks on one event loop.
+    """An aiohttp session shared by many checks on one event loop (the checks the lean client
+    leaves to aiohttp; it is only opened for the first of them).
 
     Its connector has no limit of its own (the runner decides how many checks run), no DNS
     cache (the probe's ``Network`` resolves and vets every name) and closes each connection
