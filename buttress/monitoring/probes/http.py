@@ -15,8 +15,8 @@ connection and closes it after the answer: a connection kept alive from an earli
 would hide a listener that has stopped accepting, and a resumed TLS session would skip the
 certificate the check must see. What does not depend on the target is shared between checks
 by an :class:`HttpClient` (the runner keeps one) for the checks that go through aiohttp: the
-session and its connector, the default headers; cookies are never kept. Both paths use one
-verified and one unverified TLS context per process.
+session and its connector, the default headers; cookies are never kept. Each path builds its
+verified and its unverified TLS context once per process.
 
 Redirects are followed here, on both paths, so that each hop's URL is checked (an IP literal
 never reaches a resolver) and recorded.
