@@ -5,8 +5,9 @@ side: an HTTP server, a TCP listener and an HTTPS server with a self-signed cert
 check opens a new connection (as a monitoring check does), and every answer must be a success.
 
 * **buttress**: one process runs the probe engine (``buttress.monitoring.probes.run_probe``)
-  in an asyncio loop, ``--concurrency`` checks in flight, HTTP checks on one shared session
-  as in the runner (each on a new connection with a full TLS handshake); its CPU seconds are
+  in an asyncio loop, ``--concurrency`` checks in flight, HTTP checks through the lean HTTP/1.1
+  client with one shared ``HttpClient`` as in the runner (each on a new connection with a full
+  TLS handshake, no TLS session resumed); its CPU seconds are
   the process's own (``getrusage``) over the measured checks, the loop that schedules them
   included.
 * **blackbox_exporter**: the exporter (``prometheus-blackbox-exporter``, a Go binary) is
@@ -155,7 +156,7 @@ async def _run_ours(
     spec = build_spec(probe_kind, config, allow_private=True)
     remaining = checks
     failures: list[str] = []
-    # As in the runner: one session for every HTTP check, each check on a new connection.
+    # As in the runner: one client for every HTTP check, each check on a new connection.
     client = HttpClient()
 
     async def worker() -> None:

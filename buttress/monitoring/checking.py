@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 
 from buttress.monitoring import incidents, rollups
@@ -134,10 +135,66 @@ def save_results(owner: str, results: Sequence[Result], progress: Sequence[Progr
     results were written.
 
     A runner writes about one result per monitor per interval (10,000 monitors at 10 s: a
-    thousand a second), so both writes are plain multi-row statements: a model instance per
-    row and Django's ``bulk_update`` (a CASE per column per row) were a large share of the
-    runner's CPU in its profile.
+    thousand a second), so both writes are single statements for the whole batch: a model
+    instance per row and Django's ``bulk_update`` (a CASE per column per row) were a large
+    share of the runner's CPU in its profile. On PostgreSQL each column travels as one array
+    (``unnest``), so the statement's text stays short and the same whatever the batch's size;
+    a placeholder per value made the driver parse a statement of thousands of placeholders
+    for every batch, about 0.1 ms of the runner's CPU per result.
     """
+    if connection.vendor == "postgresql":
+        held = _save_postgresql(owner, results, progress)
+    else:
+        held = _save_rows(owner, results, progress)
+    # Last, so the share lock it takes is held only until the commit.
+    rollups.note_late([(r.monitor_id, r.at) for r in results if r.monitor_id in held])
+    return sum(1 for r in results if r.monitor_id in held)
+
+
+def _save_postgresql(
+    owner: str, results: Sequence[Result], progress: Sequence[Progress]
+) -> set[int]:
+    """Both writes with one array per column, each joined to the monitors ``owner`` holds;
+    the ids of the monitors whose results were written."""
+    held: set[int] = set()
+    connection.ensure_connection()
+    # The driver's own cursor binds the values on the server, in binary: Django's cursor
+    # quotes every array element into the statement's text.
+    with psycopg.Cursor(connection.connection) as cursor:
+        if results:
+            cursor.execute(
+                _INSERT_RESULTS_PG,
+                [
+                    [r.organization_id for r in results],
+                    [r.monitor_id for r in results],
+                    [r.at for r in results],
+                    [r.status for r in results],
+                    [r.latency_ms for r in results],
+                    [r.message[:MESSAGE_LENGTH] for r in results],
+                    owner,
+                ],
+            )
+            held.update(row[0] for row in cursor.fetchall())
+        if progress:
+            cursor.execute(
+                _UPDATE_PROGRESS_PG,
+                [
+                    [p.monitor_id for p in progress],
+                    [p.state.health for p in progress],
+                    [p.state.failures for p in progress],
+                    [p.state.successes for p in progress],
+                    [p.state.recent for p in progress],
+                    [p.due_at for p in progress],
+                    [p.checked_at for p in progress],
+                    owner,
+                ],
+            )
+    return held
+
+
+def _save_rows(owner: str, results: Sequence[Result], progress: Sequence[Progress]) -> set[int]:
+    """Both writes as multi-row statements (SQLite has no arrays), for the monitors ``owner``
+    holds; the ids of those monitors."""
     ids = {r.monitor_id for r in results} | {p.monitor_id for p in progress}
     held = set(Monitor.objects.filter(pk__in=ids, lease_owner=owner).values_list("pk", flat=True))
     adapt = connection.ops.adapt_datetimefield_value
@@ -170,35 +227,46 @@ def save_results(owner: str, results: Sequence[Result], progress: Sequence[Progr
         for written in _chunks(rows, WRITE_CHUNK):
             cursor.execute(_INSERT_RESULTS + _values(len(written), 6), _flat(written))
         # updated_at is left alone: it tells runners that the configuration changed.
-        template = _UPDATE_PROGRESS[connection.vendor == "postgresql"]
         for chunk in _chunks(updates, WRITE_CHUNK):
-            cursor.execute(template.format(values=_values(len(chunk), 7)), _flat(chunk))
-    # Last, so the share lock it takes is held only until the commit.
-    rollups.note_late([(r.monitor_id, r.at) for r in results if r.monitor_id in held])
-    return len(rows)
+            cursor.execute(_UPDATE_PROGRESS.format(values=_values(len(chunk), 7)), _flat(chunk))
+    return held
 
 
 WRITE_CHUNK = 1000
+_RESULTS = CheckResult._meta.db_table
+_MONITORS = Monitor._meta.db_table
 _INSERT_RESULTS = (
-    f"INSERT INTO {CheckResult._meta.db_table} "  # noqa: S608 (table names, values bound)
+    f"INSERT INTO {_RESULTS} "  # noqa: S608 (table names, values bound)
     "(organization_id, monitor_id, at, status, latency_ms, message) VALUES "
 )
+_INSERT_RESULTS_PG = (
+    f"INSERT INTO {_RESULTS} "  # noqa: S608 (table names, values bound)
+    "(organization_id, monitor_id, at, status, latency_ms, message) "
+    "SELECT v.organization_id, v.monitor_id, v.at, v.status, v.latency_ms, v.message "
+    "FROM unnest(%b::bigint[], %b::bigint[], %b::timestamptz[], %b::text[], "
+    "%b::double precision[], %b::text[]) "
+    "AS v(organization_id, monitor_id, at, status, latency_ms, message) "
+    f"JOIN {_MONITORS} m ON m.id = v.monitor_id AND m.lease_owner = %s "
+    "RETURNING monitor_id"
+)
 # (id, health, consecutive_failures, consecutive_successes, recent_results, check_due_at,
-# last_checked_at); PostgreSQL needs the types of the bound values spelt out.
-_PROGRESS_COLUMNS = "v(id, health, failures, successes, recent, due_at, checked_at)"
-_UPDATE_PROGRESS = {
-    cast: (
-        f"WITH {_PROGRESS_COLUMNS} AS (VALUES {{values}}) "  # noqa: S608 (values bound)
-        f"UPDATE {Monitor._meta.db_table} SET health = v.health, "
-        f"consecutive_failures = v.failures{'::integer' if cast else ''}, "
-        f"consecutive_successes = v.successes{'::integer' if cast else ''}, "
-        "recent_results = v.recent, "
-        f"check_due_at = v.due_at{'::timestamptz' if cast else ''}, "
-        f"last_checked_at = v.checked_at{'::timestamptz' if cast else ''} "
-        f"FROM v WHERE {Monitor._meta.db_table}.id = v.id{'::bigint' if cast else ''}"
-    )
-    for cast in (False, True)
-}
+# last_checked_at); updated_at is left alone: it tells runners that the configuration changed.
+_UPDATE_PROGRESS = (
+    "WITH v(id, health, failures, successes, recent, due_at, checked_at) AS "  # noqa: S608
+    f"(VALUES {{values}}) UPDATE {_MONITORS} SET health = v.health, "
+    "consecutive_failures = v.failures, consecutive_successes = v.successes, "
+    "recent_results = v.recent, check_due_at = v.due_at, last_checked_at = v.checked_at "
+    f"FROM v WHERE {_MONITORS}.id = v.id"
+)
+_UPDATE_PROGRESS_PG = (
+    f"UPDATE {_MONITORS} SET health = v.health, "  # noqa: S608 (table names, values bound)
+    "consecutive_failures = v.failures, consecutive_successes = v.successes, "
+    "recent_results = v.recent, check_due_at = v.due_at, last_checked_at = v.checked_at "
+    "FROM unnest(%b::bigint[], %b::text[], %b::integer[], %b::integer[], %b::text[], "
+    "%b::timestamptz[], %b::timestamptz[]) "
+    "AS v(id, health, failures, successes, recent, due_at, checked_at) "
+    f"WHERE {_MONITORS}.id = v.id AND {_MONITORS}.lease_owner = %s"
+)
 
 
 def _values(count: int, width: int) -> str:

@@ -5,8 +5,10 @@ time-out, and at most ``concurrency`` run at once, so a slow or hanging target c
 time-out and one slot, never another monitor's start. Unless set, the number of slots follows
 the monitors held (:func:`slots_needed`): enough for every target to hang to its time-out at
 once. Each monitor is checked at a fixed phase of its interval (a hash of its id), so checks
-spread over the interval. HTTP checks share one aiohttp session (each still opens its own
-connection) and names are resolved through a short-lived cache (``dns_ttl``).
+spread over the interval; checks due within DISPATCH_EVERY (20 ms) of each other start
+together, so their sockets share the loop's wake-ups. HTTP checks share one
+:class:`~buttress.monitoring.probes.HttpClient` (each still opens its own connection) and
+names are resolved through a short-lived cache (``dns_ttl``).
 
 The database is used from one thread beside the loop: every quarter of the lease period the
 runner renews and balances its leases (:mod:`buttress.monitoring.leases`), every ``flush`` seconds
@@ -81,6 +83,10 @@ LOOP_TICK = 0.1
 STALL = 1.0
 BUSY = 0.25
 START_BATCH = 200
+# Due checks are started at most this often: checks due within it start in one turn of the
+# loop (at most this much later), so their connections and answers share the loop's wake-ups
+# instead of each waking the process on its own.
+DISPATCH_EVERY = 0.02
 STALL_WARN_EVERY = 60.0
 # Sizing the check slots when the concurrency is not set: never fewer than this, 10 % more
 # than the worst case needs, and file descriptors kept for everything else the process opens.
@@ -398,6 +404,8 @@ class Runner:
                 continue
             delay = self._heap[0][0] - loop.time() if self._heap else 1.0
             if delay > 0:
+                # Checks due within DISPATCH_EVERY of each other start together.
+                delay = max(delay, DISPATCH_EVERY)
                 try:
                     async with asyncio.timeout(min(delay, 1.0)):
                         await self._wake.wait()

@@ -1,9 +1,12 @@
 """HTTP(S) check: status, body keyword, JSON assertions, latency, redirects, TLS.
 
-Built on aiohttp rather than httpx because aiohttp lets a connector take a custom resolver:
-the probe hands it only addresses that passed the private-address policy and aiohttp connects
-to exactly those, so a name cannot answer differently between the check and the connection.
-aiohttp is also the faster asyncio client on many small requests, which is what a runner does.
+Most checks go through the lean HTTP/1.1 client of :mod:`buttress.monitoring.probes.http1`:
+the probe resolves the hop's host through its ``Network`` (which refuses private addresses
+unless allowed) and the client connects to exactly those addresses, so a name cannot answer
+differently between the check and the connection. A monitor's request bytes are built once,
+with its spec. Requests the lean client leaves alone (their own headers set the framing, the
+connection or the accepted content codings) go through aiohttp, whose connector takes a
+resolver that hands it only addresses that passed the same policy.
 
 What a check measures: resolving the name (through the probe's ``Network``), opening a new
 TCP connection, the full TLS handshake for ``https`` (certificate verified unless
@@ -11,11 +14,11 @@ TCP connection, the full TLS handshake for ``https`` (certificate verified unles
 connection and closes it after the answer: a connection kept alive from an earlier check
 would hide a listener that has stopped accepting, and a resumed TLS session would skip the
 certificate the check must see. What does not depend on the target is shared between checks
-by an :class:`HttpClient` (the runner keeps one): the aiohttp session and its connector, the
-TLS contexts (aiohttp builds one verified and one unverified context per process), the
-default headers; cookies are never kept.
+by an :class:`HttpClient` (the runner keeps one) for the checks that go through aiohttp: the
+session and its connector, the default headers; cookies are never kept. Each path builds its
+verified and its unverified TLS context once per process.
 
-Redirects are followed here, not by aiohttp, so that each hop's URL is checked (an IP literal
+Redirects are followed here, on both paths, so that each hop's URL is checked (an IP literal
 never reaches a resolver) and recorded.
 """
 
@@ -26,7 +29,7 @@ import json
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -35,6 +38,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from buttress.monitoring.probes import http1
 from buttress.monitoring.probes.jsoncheck import JsonAssertion
 from buttress.monitoring.probes.network import (
     SYSTEM,
@@ -56,7 +60,7 @@ from buttress.monitoring.probes.validate import (
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MIB = 1024 * 1024
 USER_AGENT = "buttress-monitor/1"
-_REDIRECTS = {301, 302, 303, 307, 308}
+_REDIRECTS = http1.REDIRECTS
 _CREDENTIALS = {"authorization", "cookie", "proxy-authorization"}
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _STATUS = re.compile(r"^\s*([1-5])xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$", re.IGNORECASE)
@@ -81,6 +85,8 @@ class HttpSpec:
     timeout: float = 10.0
     allow_private: bool = False
     status_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False, default=())
+    # The first request as the lean client sends it; None: the check goes through aiohttp.
+    plan: http1.Plan | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -101,6 +107,8 @@ class HttpSpec:
         check_int("max_redirects", self.max_redirects, low=0, high=30)
         check_int("max_body_bytes", self.max_body_bytes, low=1, high=16 * MIB)
         set_(self, "timeout", check_timeout(self.timeout))
+        body = self.body.encode() if self.body is not None else None
+        set_(self, "plan", http1.prepare(URL(self.url), self.method, self.headers, body))
 
     def accepts(self, status: int) -> bool:
         return any(low <= status <= high for low, high in self.status_ranges)
@@ -213,7 +221,8 @@ class _PolicyResolver(AbstractResolver):
 
 
 class HttpClient:
-    """An aiohttp session shared by many checks on one event loop.
+    """An aiohttp session shared by many checks on one event loop (the checks the lean client
+    leaves to aiohttp; it is only opened for the first of them).
 
     Its connector has no limit of its own (the runner decides how many checks run), no DNS
     cache (the probe's ``Network`` resolves and vets every name) and closes each connection
@@ -260,6 +269,8 @@ async def probe_http(
 
 
 async def _probe(spec: HttpSpec, network: Network, client: HttpClient) -> ProbeResult:
+    if spec.plan is not None:
+        return await _probe_lean(spec, spec.plan, network)
     check = _Check(network, spec.allow_private)
     token = _CURRENT.set(check)
     try:
@@ -288,6 +299,89 @@ async def _probe(spec: HttpSpec, network: Network, client: HttpClient) -> ProbeR
             return down(f"HTTP request failed: {exc}")
     finally:
         _CURRENT.reset(token)
+
+
+async def _probe_lean(spec: HttpSpec, plan: http1.Plan, network: Network) -> ProbeResult:
+    """The check through the lean client; every hop's host is vetted by the policy first."""
+    clock = Stopwatch()
+    method = spec.method
+    body = spec.body.encode() if spec.body is not None else None
+    headers: Mapping[str, str] = spec.headers
+    hops: list[str] = []
+    try:
+        while True:
+            addresses = await network.addresses(plan.host, allow_private=spec.allow_private)
+            response = await http1.fetch(
+                plan,
+                addresses,
+                verify=spec.verify_tls,
+                limit=spec.max_body_bytes,
+                follow_redirects=spec.follow_redirects,
+            )
+            url = plan.url
+            location = response.headers.get("location")
+            if spec.follow_redirects and response.status in _REDIRECTS and location:
+                if len(hops) >= spec.max_redirects:
+                    return down(
+                        f"too many redirects (more than {spec.max_redirects})",
+                        latency_ms=clock.ms(),
+                        detail={"redirects": hops, "url": str(url)},
+                    )
+                try:
+                    target = url.join(URL(location))
+                    _check_url("Location", str(target))
+                except ValueError as exc:
+                    return down(f"bad redirect from {url}: {exc}", latency_ms=clock.ms())
+                hops.append(str(target))
+                if target.origin() != url.origin():
+                    # Credentials meant for the monitored site never follow it elsewhere.
+                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+                if response.status == 303 or (
+                    response.status in {301, 302} and method not in {"GET", "HEAD"}
+                ):
+                    method, body = "GET", None
+                next_plan = http1.prepare(target, method, headers, body)
+                assert next_plan is not None  # same headers, and _check_url allowed the scheme
+                plan = next_plan
+                continue
+            latency = clock.ms()
+            detail: dict[str, Any] = {
+                "status_code": response.status,
+                "url": str(url),
+                "redirects": hops,
+                "body_bytes": len(response.body),
+                "body_truncated": response.truncated,
+            }
+            problems = _judge_response(
+                spec,
+                status=response.status,
+                charset=response.charset,
+                content=response.body,
+                truncated=response.truncated,
+                latency=latency,
+            )
+            return judge(
+                problems,
+                success=f"HTTP {response.status} in {latency:.0f} ms",
+                latency_ms=latency,
+                detail=detail,
+            )
+    except (TargetRefused, ResolutionFailed) as exc:
+        return down(str(exc))
+    except ssl.SSLCertVerificationError as exc:
+        return down(f"TLS certificate not trusted: {exc.verify_message or exc}")
+    except ssl.SSLError as exc:
+        return down(f"TLS handshake failed: {exc.reason or exc}")
+    except http1.Disconnected:
+        return down("server closed the connection without answering")
+    except http1.BadResponse as exc:
+        return down(f"invalid HTTP response: {exc}")
+    except http1.BrokenBody as exc:
+        return down(f"response body broken off: {exc}")
+    except http1.Broken as exc:
+        return down(f"HTTP request failed: {exc}")
+    except OSError as exc:
+        return down(describe_os_error(exc))
 
 
 async def _exchange(
@@ -342,7 +436,14 @@ async def _exchange(
                 "body_bytes": len(content),
                 "body_truncated": truncated,
             }
-            problems = _judge_response(spec, response, content, truncated, latency)
+            problems = _judge_response(
+                spec,
+                status=response.status,
+                charset=lambda: response.charset,
+                content=content,
+                truncated=truncated,
+                latency=latency,
+            )
             return judge(
                 problems,
                 success=f"HTTP {response.status} in {latency:.0f} ms",
@@ -365,19 +466,21 @@ async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[b
 
 def _judge_response(
     spec: HttpSpec,
-    response: aiohttp.ClientResponse,
+    *,
+    status: int,
+    charset: Callable[[], str | None],
     content: bytes,
     truncated: bool,
     latency: float,
 ) -> list[str]:
     problems: list[str] = []
-    if not spec.accepts(response.status):
-        problems.append(f"expected status {spec.describe_expected()}, got {response.status}")
+    if not spec.accepts(status):
+        problems.append(f"expected status {spec.describe_expected()}, got {status}")
     if spec.max_latency_ms is not None and latency > spec.max_latency_ms:
         problems.append(f"response took {latency:.0f} ms (limit {spec.max_latency_ms:g} ms)")
     if spec.keyword is not None:
         try:
-            text = content.decode(response.charset or "utf-8", errors="replace")
+            text = content.decode(charset() or "utf-8", errors="replace")
         except LookupError:  # a charset Python does not know
             text = content.decode("utf-8", errors="replace")
         found = spec.keyword in text

@@ -127,6 +127,41 @@ def test_results_of_monitors_no_longer_held_are_dropped(org):
     assert Monitor.objects.get(pk=theirs.pk).recent_results == ""
 
 
+def test_a_batch_is_written_whole_with_every_value_as_given(org):
+    first, second = held_monitor(org, "first"), held_monitor(org, "second")
+    at = now().replace(microsecond=123456)
+    due = at + timedelta(seconds=10)
+    results = [
+        checking.Result(first.pk, org.pk, at, "down", None, "x" * 500),
+        checking.Result(first.pk, org.pk, at + timedelta(seconds=1), "unknown", None, ""),
+        checking.Result(second.pk, org.pk, at, "up", None, "HTTP 200 in 3 ms"),
+    ]
+    progress = [
+        checking.Progress(first.pk, State("down", "down", 2, 0, "ud"), at, due),
+        checking.Progress(second.pk, State("up", "up", 0, 7, "uuu"), at, due),
+    ]
+
+    assert checking.save_results(OWNER, results, progress) == 3
+
+    rows = list(
+        CheckResult.objects.order_by("monitor_id", "at").values_list(
+            "monitor_id", "at", "status", "latency_ms", "message"
+        )
+    )
+    assert rows == [
+        (first.pk, at, "down", None, "x" * checking.MESSAGE_LENGTH),
+        (first.pk, at + timedelta(seconds=1), "unknown", None, ""),
+        (second.pk, at, "up", None, "HTTP 200 in 3 ms"),
+    ]
+    written = {
+        m.pk: (m.health, m.consecutive_failures, m.consecutive_successes, m.recent_results)
+        for m in Monitor.objects.filter(pk__in=[first.pk, second.pk])
+    }
+    assert written == {first.pk: ("down", 2, 0, "ud"), second.pk: ("up", 0, 7, "uuu")}
+    assert set(Monitor.objects.values_list("check_due_at", "last_checked_at")) == {(due, at)}
+    assert checking.save_results(OWNER, [], []) == 0
+
+
 def test_phases_spread_monitors_over_the_interval():
     phases = [checking.phase(pk, 60) for pk in range(1, 1001)]
 
