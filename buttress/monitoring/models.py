@@ -72,8 +72,11 @@ class MonitorQuerySet(OrgScopedQuerySet["Monitor"]):
 
 
 class Monitor(models.Model):
+    # Indexed by monitor_org_name_idx, which leads with it: every index here is written again
+    # by each heartbeat ping's update (it moves the indexed heartbeat_due_at), so none is kept
+    # twice.
     organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.CASCADE, related_name="monitors"
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="monitors", db_index=False
     )
     asset = models.ForeignKey(
         "assets.Asset",
@@ -150,7 +153,7 @@ class Monitor(models.Model):
     check_due_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     # The runner holding the monitor, until lease_expires_at unless it renews the lease.
-    lease_owner = models.CharField(max_length=100, blank=True, db_index=True)
+    lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = MonitorQuerySet.as_manager()
@@ -161,6 +164,8 @@ class Monitor(models.Model):
             models.Index(fields=["organization", "name", "id"], name="monitor_org_name_idx"),
             # The list across organisations pages by (name, id): an index range, not a sort.
             models.Index(fields=["name", "id"], name="monitor_name_idx"),
+            # A plain index: Django's db_index on a text column adds a second one for LIKE.
+            models.Index(fields=["lease_owner"], name="monitor_lease_owner_idx"),
             models.Index(
                 fields=["organization", "slug"],
                 condition=~models.Q(slug=""),
@@ -253,7 +258,10 @@ class Ping(models.Model):
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
     )
-    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="pings")
+    # Indexed by ping_monitor_n_unique (monitor, n).
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="pings", db_index=False
+    )
     n = models.PositiveBigIntegerField(help_text="The monitor's ping counter.")
     at = models.DateTimeField()
     kind = models.CharField(max_length=8, choices=PingKind.choices)
