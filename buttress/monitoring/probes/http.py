@@ -304,9 +304,12 @@ async def _probe(spec: HttpSpec, network: Network, client: HttpClient) -> ProbeR
 async def _probe_lean(spec: HttpSpec, plan: http1.Plan, network: Network) -> ProbeResult:
     """The check through the lean client; every hop's host is vetted by the policy first."""
     clock = Stopwatch()
-    method = spec.method
-    body = spec.body.encode() if spec.body is not None else None
-    headers: Mapping[str, str] = spec.headers
+    request = _Request(
+        plan.url,
+        spec.method,
+        spec.body.encode() if spec.body is not None else None,
+        spec.headers,
+    )
     hops: list[str] = []
     try:
         while True:
@@ -318,53 +321,31 @@ async def _probe_lean(spec: HttpSpec, plan: http1.Plan, network: Network) -> Pro
                 limit=spec.max_body_bytes,
                 follow_redirects=spec.follow_redirects,
             )
-            url = plan.url
-            location = response.headers.get("location")
-            if spec.follow_redirects and response.status in _REDIRECTS and location:
-                if len(hops) >= spec.max_redirects:
-                    return down(
-                        f"too many redirects (more than {spec.max_redirects})",
-                        latency_ms=clock.ms(),
-                        detail={"redirects": hops, "url": str(url)},
-                    )
-                try:
-                    target = url.join(URL(location))
-                    _check_url("Location", str(target))
-                except ValueError as exc:
-                    return down(f"bad redirect from {url}: {exc}", latency_ms=clock.ms())
-                hops.append(str(target))
-                if target.origin() != url.origin():
-                    # Credentials meant for the monitored site never follow it elsewhere.
-                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
-                if response.status == 303 or (
-                    response.status in {301, 302} and method not in {"GET", "HEAD"}
-                ):
-                    method, body = "GET", None
-                next_plan = http1.prepare(target, method, headers, body)
+            step = _follow(
+                spec,
+                request,
+                status=response.status,
+                location=response.headers.get("location"),
+                hops=hops,
+                clock=clock,
+            )
+            if isinstance(step, ProbeResult):
+                return step
+            if step is not None:
+                request = step
+                next_plan = http1.prepare(step.url, step.method, step.headers, step.body)
                 assert next_plan is not None  # same headers, and _check_url allowed the scheme
                 plan = next_plan
                 continue
-            latency = clock.ms()
-            detail: dict[str, Any] = {
-                "status_code": response.status,
-                "url": str(url),
-                "redirects": hops,
-                "body_bytes": len(response.body),
-                "body_truncated": response.truncated,
-            }
-            problems = _judge_response(
+            return _answer(
                 spec,
+                url=request.url,
+                hops=hops,
                 status=response.status,
                 charset=response.charset,
                 content=response.body,
                 truncated=response.truncated,
-                latency=latency,
-            )
-            return judge(
-                problems,
-                success=f"HTTP {response.status} in {latency:.0f} ms",
-                latency_ms=latency,
-                detail=detail,
+                clock=clock,
             )
     except (TargetRefused, ResolutionFailed) as exc:
         return down(str(exc))
@@ -387,69 +368,133 @@ async def _probe_lean(spec: HttpSpec, plan: http1.Plan, network: Network) -> Pro
 async def _exchange(
     spec: HttpSpec, session: aiohttp.ClientSession, network: Network, clock: Stopwatch
 ) -> ProbeResult:
-    url = URL(spec.url)
-    method = spec.method
-    body = spec.body.encode() if spec.body is not None else None
+    request = _Request(
+        URL(spec.url),
+        spec.method,
+        spec.body.encode() if spec.body is not None else None,
+        dict(spec.headers),
+    )
     hops: list[str] = []
-    headers = dict(spec.headers)
     while True:
+        url = request.url
         if url.host is not None and parse_ip(url.host) is not None:
             # aiohttp skips the resolver for literal addresses; judge them here.
             await network.addresses(url.host, allow_private=spec.allow_private)
         async with session.request(
-            method,
+            request.method,
             url,
-            headers=headers,
-            data=body,
+            headers=request.headers,
+            data=request.body,
             allow_redirects=False,
             ssl=spec.verify_tls,
         ) as response:
-            location = response.headers.get("Location")
-            if spec.follow_redirects and response.status in _REDIRECTS and location:
-                if len(hops) >= spec.max_redirects:
-                    return down(
-                        f"too many redirects (more than {spec.max_redirects})",
-                        latency_ms=clock.ms(),
-                        detail={"redirects": hops, "url": str(url)},
-                    )
-                try:
-                    target = url.join(URL(location))
-                    _check_url("Location", str(target))
-                except ValueError as exc:
-                    return down(f"bad redirect from {url}: {exc}", latency_ms=clock.ms())
-                hops.append(str(target))
-                if target.origin() != url.origin():
-                    # Credentials meant for the monitored site never follow it elsewhere.
-                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
-                if response.status == 303 or (
-                    response.status in {301, 302} and method not in {"GET", "HEAD"}
-                ):
-                    method, body = "GET", None
-                url = target
+            step = _follow(
+                spec,
+                request,
+                status=response.status,
+                location=response.headers.get("Location"),
+                hops=hops,
+                clock=clock,
+            )
+            if isinstance(step, ProbeResult):
+                return step
+            if step is not None:
+                request = step
                 continue
             content, truncated = await _read_bounded(response, spec.max_body_bytes)
-            latency = clock.ms()
-            detail: dict[str, Any] = {
-                "status_code": response.status,
-                "url": str(url),
-                "redirects": hops,
-                "body_bytes": len(content),
-                "body_truncated": truncated,
-            }
-            problems = _judge_response(
+            return _answer(
                 spec,
+                url=url,
+                hops=hops,
                 status=response.status,
                 charset=lambda: response.charset,
                 content=content,
                 truncated=truncated,
-                latency=latency,
+                clock=clock,
             )
-            return judge(
-                problems,
-                success=f"HTTP {response.status} in {latency:.0f} ms",
-                latency_ms=latency,
-                detail=detail,
-            )
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One hop of a check: what is sent where."""
+
+    url: URL
+    method: str
+    body: bytes | None
+    headers: Mapping[str, str]
+
+
+def _follow(
+    spec: HttpSpec,
+    request: _Request,
+    *,
+    status: int,
+    location: str | None,
+    hops: list[str],
+    clock: Stopwatch,
+) -> _Request | ProbeResult | None:
+    """After an answer to ``request``: the next hop when it is a redirect to follow (its
+    target added to ``hops``), a down result when it cannot be followed, None when it is the
+    answer to judge. The same rules for both transports."""
+    if not (spec.follow_redirects and status in _REDIRECTS and location):
+        return None
+    url = request.url
+    if len(hops) >= spec.max_redirects:
+        return down(
+            f"too many redirects (more than {spec.max_redirects})",
+            latency_ms=clock.ms(),
+            detail={"redirects": hops, "url": str(url)},
+        )
+    try:
+        target = url.join(URL(location))
+        _check_url("Location", str(target))
+    except ValueError as exc:
+        return down(f"bad redirect from {url}: {exc}", latency_ms=clock.ms())
+    hops.append(str(target))
+    headers = request.headers
+    if target.origin() != url.origin():
+        # Credentials meant for the monitored site never follow it elsewhere.
+        headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+    method, body = request.method, request.body
+    if status == 303 or (status in {301, 302} and method not in {"GET", "HEAD"}):
+        method, body = "GET", None
+    return _Request(target, method, body, headers)
+
+
+def _answer(
+    spec: HttpSpec,
+    *,
+    url: URL,
+    hops: list[str],
+    status: int,
+    charset: Callable[[], str | None],
+    content: bytes,
+    truncated: bool,
+    clock: Stopwatch,
+) -> ProbeResult:
+    """The check's result from the final answer."""
+    latency = clock.ms()
+    detail: dict[str, Any] = {
+        "status_code": status,
+        "url": str(url),
+        "redirects": hops,
+        "body_bytes": len(content),
+        "body_truncated": truncated,
+    }
+    problems = _judge_response(
+        spec,
+        status=status,
+        charset=charset,
+        content=content,
+        truncated=truncated,
+        latency=latency,
+    )
+    return judge(
+        problems,
+        success=f"HTTP {status} in {latency:.0f} ms",
+        latency_ms=latency,
+        detail=detail,
+    )
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
