@@ -173,25 +173,13 @@ def notify_requester_channels(
     contact methods of the active accounts linked to the contact), besides the mail the desk
     sends them; logged and retried like every notification. The caller has checked that the
     requester wants ``event``."""
-    at = now()
     methods = ContactMethod.objects.filter(
         user__contact_id=contact_id, user__is_active=True, kind=MethodKind.APPRISE
     ).select_related("user")
     created = []
     for method in methods:
-        notification = Notification.objects.create(
-            user=method.user,
-            organization_id=ticket.organization_id,
-            ticket=ticket,
-            method=method,
-            channel=method.kind,
-            destination=method.target_hint[:254],
-            event=event[:24],
-            subject=subject[:MAX_SUBJECT],
-            body=body,
-            created_at=at,
-            scheduled_for=at,
-            send_due_at=at + LEASE,
+        notification = _due_now(
+            method, ticket=ticket, event=event, subject=subject, body=body, at=now()
         )
         assert notification.send_due_at is not None
         enqueue(deliver_notification, notification.pk, notification.send_due_at, urgent=True)
@@ -202,24 +190,45 @@ def notify_requester_channels(
 def send_test(method: ContactMethod, *, actor: User) -> Notification:
     """A test message through ``method`` now, logged like any other; the method counts as
     verified once one has been sent."""
-    at = now()
-    notification = Notification.objects.create(
-        user=method.user,
-        method=method,
-        channel=method.kind,
-        destination=method.target_hint[:254],
+    notification = _due_now(
+        method,
+        ticket=None,
         event="test",
         subject="buttress test notification",
         body=f"This is a test of the contact method {method.label!r}, sent by {actor.email}.",
-        created_at=at,
-        scheduled_for=at,
-        send_due_at=at + LEASE,
+        at=now(),
     )
     assert notification.send_due_at is not None
     claim = notification.send_due_at.isoformat()
     delivery.attempt(notification.pk, claim)
     notification.refresh_from_db()
     return notification
+
+
+def _due_now(
+    method: ContactMethod,
+    *,
+    ticket: Ticket | None,
+    event: str,
+    subject: str,
+    body: str,
+    at: datetime,
+) -> Notification:
+    """A notification through ``method`` to be sent now, its first attempt under a lease."""
+    return Notification.objects.create(
+        user=method.user,
+        organization_id=ticket.organization_id if ticket is not None else None,
+        ticket=ticket,
+        method=method,
+        channel=method.kind,
+        destination=method.target_hint[:254],
+        event=event[:24],
+        subject=subject[:MAX_SUBJECT],
+        body=body,
+        created_at=at,
+        scheduled_for=at,
+        send_due_at=at + LEASE,
+    )
 
 
 @transaction.atomic
