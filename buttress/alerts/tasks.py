@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +14,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from buttress.alerts import services
 from buttress.alerts.models import Alert, Delivery, Integration
-from buttress.scheduler.claims import at_priority, holding, pending
+from buttress.scheduler.claims import at_priority, enqueue_with_claim, holding, pending
 
 # The processing of a flooding integration's deliveries (``Delivery.busy``) runs after every
 # other queued task (the database backend takes higher priorities first).
@@ -110,16 +109,9 @@ def enqueue_processing_many(deliveries: list[Delivery]) -> None:
 
 
 def enqueue_processing(delivery: Delivery) -> None:
-    """Queue the delivery's processing under the claim it was recorded with.
-
-    With the database task backend the queued task commits with the delivery or not at all;
-    with a broker it is sent once the delivery is committed, and if it is lost on the way the
-    scheduler finds the delivery due when its lease ends.
-    """
+    """Queue the delivery's processing under the claim it was recorded with (see
+    :func:`buttress.scheduler.claims.enqueue_with_claim`: if the task is lost on the way, the
+    scheduler finds the delivery due when its lease ends)."""
     assert delivery.process_due_at is not None
-    token = delivery.process_due_at.isoformat()
     task = at_priority(process_delivery, BUSY_PRIORITY if delivery.busy else None)
-    if isinstance(process_delivery.get_backend(), DatabaseBackend):
-        task.enqueue(delivery.pk, token)
-    else:
-        transaction.on_commit(partial(task.enqueue, delivery.pk, token), robust=True)
+    enqueue_with_claim(task, delivery.pk, delivery.process_due_at.isoformat())

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
-from django.db import transaction
 from django.tasks import task
-from django_tasks_db.backend import DatabaseBackend
 
 from buttress.escalation import services
 from buttress.escalation.models import Escalation
 from buttress.lib.timeutil import now
-from buttress.scheduler.claims import URGENT_PRIORITY, at_priority, holding
+from buttress.scheduler.claims import URGENT_PRIORITY, at_priority, enqueue_with_claim, holding
 
 
 def lease() -> timedelta:
@@ -45,14 +41,6 @@ def _claim_now(escalation: Escalation) -> str:
     return claim.isoformat()
 
 
-def _send_after_commit(call: Callable[[], object]) -> None:
-    if isinstance(advance_escalation.get_backend(), DatabaseBackend):
-        call()
-    else:
-        transaction.on_commit(call, robust=True)
-
-
 def enqueue_advance(escalation: Escalation) -> None:
     token = _claim_now(escalation)
-    urgent = at_priority(advance_escalation, URGENT_PRIORITY)
-    _send_after_commit(partial(urgent.enqueue, escalation.pk, token))
+    enqueue_with_claim(at_priority(advance_escalation, URGENT_PRIORITY), escalation.pk, token)

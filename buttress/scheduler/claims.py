@@ -32,6 +32,18 @@ def at_priority[**P, R](task: Task[P, R], priority: int | None) -> Task[P, R]:
     return task.using(priority=priority)
 
 
+def enqueue_with_claim[**P, R](task: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> None:
+    """Queue ``task(*args)`` for a row whose timer the caller's transaction has just set or
+    claimed. With the database task backend the queued task is a row in the same database: it
+    commits with the claim or not at all, so a crash can lose neither half. A broker is outside
+    the transaction, so the task is sent only once the claim is durable; one lost between the
+    commit and the broker runs again when the row's lease runs out."""
+    if isinstance(task.get_backend(), DatabaseBackend):
+        task.enqueue(*args, **kwargs)
+    else:
+        transaction.on_commit(partial(task.enqueue, *args, **kwargs), robust=True)
+
+
 def _enqueue(timer: Timer, pks: list[Any], claim: datetime) -> None:
     """One task per row, or one for all of ``pks`` on a ``batch_task`` timer."""
     token = claim.isoformat()
@@ -39,16 +51,8 @@ def _enqueue(timer: Timer, pks: list[Any], claim: datetime) -> None:
         [(list(pks), token)] if timer.batch_task else [(pk, token) for pk in pks]
     )
     task = at_priority(timer.task, timer.priority)
-    if isinstance(timer.task.get_backend(), DatabaseBackend):
-        # The queued task is a row in the same database: it commits with the claim or not at
-        # all, so a crash can lose neither half.
-        for args in calls:
-            task.enqueue(*args)
-    else:
-        # A broker is outside the transaction; enqueue only once the claim is durable. A task
-        # lost between commit and broker fires again when the lease runs out.
-        for args in calls:
-            transaction.on_commit(partial(task.enqueue, *args), robust=True)
+    for args in calls:
+        enqueue_with_claim(task, *args)
 
 
 def claim_due(timer: Timer, *, at: datetime, limit: int | None = None) -> int:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.tasks import task
-from django_tasks_db.backend import DatabaseBackend
 
 from buttress.desk.models import InboundMail, Mailbox
 from buttress.desk.services import inbound, mailboxes
 from buttress.lib.timeutil import now
-from buttress.scheduler.claims import holding
+from buttress.scheduler.claims import enqueue_with_claim, holding
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +69,6 @@ def poll_mailbox(mailbox_id: int, claim: str) -> bool:
 
 def enqueue_processing(mail: InboundMail) -> None:
     """Queue a stored message's processing under the claim it was stored with (see
-    :func:`buttress.alerts.tasks.enqueue_processing` for why the two backends differ)."""
+    :func:`buttress.scheduler.claims.enqueue_with_claim`)."""
     assert mail.process_due_at is not None
-    token = mail.process_due_at.isoformat()
-    if isinstance(process_inbound.get_backend(), DatabaseBackend):
-        process_inbound.enqueue(mail.pk, token)
-    else:
-        transaction.on_commit(partial(process_inbound.enqueue, mail.pk, token), robust=True)
+    enqueue_with_claim(process_inbound, mail.pk, mail.process_due_at.isoformat())

@@ -6,13 +6,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.tasks import Task
-from django_tasks_db.backend import DatabaseBackend
 
 from buttress.accounts.models import User
 from buttress.lib.timeutil import now
@@ -28,7 +26,7 @@ from buttress.notify.models import (
 )
 from buttress.notify.services import delivery
 from buttress.notify.tasks import deliver_notification
-from buttress.scheduler.claims import URGENT_PRIORITY, at_priority
+from buttress.scheduler.claims import URGENT_PRIORITY, at_priority, enqueue_with_claim
 
 if TYPE_CHECKING:
     from buttress.desk.models import Ticket, TicketEvent
@@ -103,19 +101,9 @@ def _with_links(body: str, ticket: Ticket | None, user: User) -> str:
 def enqueue(
     task: Task[[int, str], bool | None], pk: int, due: datetime, *, urgent: bool = False
 ) -> None:
-    """Queue ``task(pk, claim)`` for a row whose timer now holds ``due`` as its claim.
-
-    With the database task backend the queued task commits with the row or not at all; with a
-    broker it is sent once the row is committed, and if lost the scheduler claims the row when
-    the lease ends.
-    """
-    token = due.isoformat()
-    if urgent:
-        task = at_priority(task, URGENT_PRIORITY)
-    if isinstance(task.get_backend(), DatabaseBackend):
-        task.enqueue(pk, token)
-    else:
-        transaction.on_commit(partial(task.enqueue, pk, token), robust=True)
+    """Queue ``task(pk, claim)`` for a row whose timer now holds ``due`` as its claim (see
+    :func:`buttress.scheduler.claims.enqueue_with_claim`)."""
+    enqueue_with_claim(at_priority(task, URGENT_PRIORITY if urgent else None), pk, due.isoformat())
 
 
 @transaction.atomic
