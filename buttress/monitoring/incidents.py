@@ -40,14 +40,20 @@ SYSTEM_ACTOR_LABEL = "monitoring"
 DOWNISH = {MonitorStatus.DOWN, MonitorStatus.UNREACHABLE}
 
 
-def resolves_incidents(organization_id: int) -> bool:
-    """Whether a recovery of the organisation's monitors resolves their incidents: its own
-    choice (its monitoring settings), else the installation's default."""
-    chosen = (
+def resolve_choice(organization_id: int) -> bool | None:
+    """The organisation's own choice (its monitoring settings; None: the installation's
+    default)."""
+    return (
         MonitoringSettings.objects.filter(organization_id=organization_id)
         .values_list("resolve_incidents", flat=True)
         .first()
     )
+
+
+def resolves_incidents(organization_id: int) -> bool:
+    """Whether a recovery of the organisation's monitors resolves their incidents: its own
+    choice, else the installation's default."""
+    chosen = resolve_choice(organization_id)
     if chosen is None:
         return bool(getattr(settings, "MONITORING_RESOLVE_INCIDENTS", True))
     return chosen

@@ -463,11 +463,7 @@ resolves_incidents = incidents.resolves_incidents
 
 def resolve_incidents_choice(organization: Organization) -> bool | None:
     """The organisation's own choice (None: it follows the installation's default)."""
-    return (
-        MonitoringSettings.objects.filter(organization=organization)
-        .values_list("resolve_incidents", flat=True)
-        .first()
-    )
+    return incidents.resolve_choice(organization.pk)
 
 
 @transaction.atomic
