@@ -295,11 +295,15 @@ def _mail_page(
     )
 
 
-def _own_target(user: User, method_id: int) -> ContactMethod:
+def _own_target(request: HttpRequest, method_id: int) -> tuple[User, ContactMethod]:
+    """The signed-in customer and one of their Apprise targets. Another's target is not found
+    (404) whoever asks and however, before the portal role is checked."""
+    user = current_user(request)
     method = ContactMethod.objects.filter(pk=method_id, user=user, kind=MethodKind.APPRISE).first()
     if method is None:
         raise Http404
-    return method
+    portal_user(request)
+    return user, method
 
 
 @login_required
@@ -325,10 +329,7 @@ def chat_target_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def chat_target_test(request: HttpRequest, method_id: int) -> HttpResponse:
-    # Another's target is not found, whoever asks and however.
-    user = current_user(request)
-    method = _own_target(user, method_id)
-    portal_user(request)
+    user, method = _own_target(request, method_id)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     sent = sending.send_test(method, actor=user)
@@ -341,10 +342,7 @@ def chat_target_test(request: HttpRequest, method_id: int) -> HttpResponse:
 
 @login_required
 def chat_target_delete(request: HttpRequest, method_id: int) -> HttpResponse:
-    # Another's target is not found, whoever asks and however.
-    user = current_user(request)
-    method = _own_target(user, method_id)
-    portal_user(request)
+    user, method = _own_target(request, method_id)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     people.delete_contact_method(method, actor=user)
