@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from django import forms
+from typing import TYPE_CHECKING
 
-from buttress.notify.models import DeskEvent, MethodKind, RequesterEvent, Scope, Urgency
-from buttress.notify.services import hooks, people
-from buttress.web.forms import Form
+from django import forms
+from django.core.exceptions import ValidationError
+
+from buttress.notify.models import (
+    DeskEvent,
+    MethodKind,
+    RequesterEvent,
+    RequesterPreference,
+    Scope,
+    Urgency,
+)
+from buttress.notify.services import hooks, people, requesters
+from buttress.web.forms import Form, add_service_errors
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
+
+    from buttress.accounts.models import User
+    from buttress.tenancy.models import Contact
 
 
 class MethodForm(Form):
@@ -85,3 +101,22 @@ class RequesterMailForm(Form):
         label="Mail me when",
         help_text="Leave every box empty to get no mail about your requests.",
     )
+
+    def __init__(self, data: QueryDict | None = None, *, contact: Contact) -> None:
+        current = sorted(RequesterPreference.objects.events_for(contact.pk))
+        super().__init__(data, initial={"events": current})
+        self.contact = contact
+
+    def save(self, *, actor: User | None, via: str) -> bool:
+        """Store the choice of a bound form; False, with the errors on the form, when it is
+        invalid or the service refuses it."""
+        if not self.is_valid():
+            return False
+        try:
+            requesters.set_requester_events(
+                self.contact, events=self.cleaned_data["events"], actor=actor, via=via
+            )
+        except ValidationError as exc:
+            add_service_errors(self, exc)
+            return False
+        return True

@@ -24,7 +24,7 @@ from buttress.notify.forms import (
     SubscriptionForm,
     WebhookForm,
 )
-from buttress.notify.models import DeliveryStatus, RequesterPreference, Scope, Subscription
+from buttress.notify.models import DeliveryStatus, Scope, Subscription
 from buttress.notify.services import hooks, people, requesters, sending
 from buttress.tenancy.access import has_unrestricted_scope, organizations_for
 from buttress.tenancy.models import Contact
@@ -343,18 +343,8 @@ def requester_page(request: HttpRequest, token: str) -> HttpResponse:
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     contact = _requester(token)
-    current = sorted(RequesterPreference.objects.events_for(contact.pk))
-    form = RequesterMailForm(request.POST or None, initial={"events": current})
-    saved = False
-    if request.method == "POST" and form.is_valid():
-        try:
-            requesters.set_requester_events(
-                contact, events=form.cleaned_data["events"], actor=None, via="link"
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            saved = True
+    form = RequesterMailForm(request.POST or None, contact=contact)
+    saved = request.method == "POST" and form.save(actor=None, via="link")
     return render(
         request,
         "notify/requester.html",

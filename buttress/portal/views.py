@@ -39,8 +39,8 @@ from buttress.desk.models import (
 from buttress.desk.services import attachments
 from buttress.lib.pagination import InvalidCursor, paginate
 from buttress.notify.forms import ChatTargetForm, RequesterMailForm
-from buttress.notify.models import ContactMethod, DeliveryStatus, MethodKind, RequesterPreference
-from buttress.notify.services import people, requesters, sending
+from buttress.notify.models import ContactMethod, DeliveryStatus, MethodKind
+from buttress.notify.services import people, sending
 from buttress.portal.forms import (
     CloseRequestForm,
     NewRequestForm,
@@ -254,18 +254,10 @@ def mail_preferences(request: HttpRequest) -> HttpResponse:
     contact = user.contact
     if contact is None:
         return render(request, "portal/mail.html", {"form": None}, status=404)
-    current = sorted(RequesterPreference.objects.events_for(contact.pk))
-    form = RequesterMailForm(request.POST or None, initial={"events": current})
-    if request.method == "POST" and form.is_valid():
-        try:
-            requesters.set_requester_events(
-                contact, events=form.cleaned_data["events"], actor=user, via="portal"
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, "Your mail choices are saved.")
-            return redirect("portal:mail")
+    form = RequesterMailForm(request.POST or None, contact=contact)
+    if request.method == "POST" and form.save(actor=user, via="portal"):
+        messages.success(request, "Your mail choices are saved.")
+        return redirect("portal:mail")
     return _mail_page(request, user, form=form)
 
 
@@ -279,8 +271,7 @@ def _mail_page(
     contact = user.contact
     assert contact is not None
     if form is None:
-        current = sorted(RequesterPreference.objects.events_for(contact.pk))
-        form = RequesterMailForm(initial={"events": current})
+        form = RequesterMailForm(contact=contact)
     target_form = target_form or ChatTargetForm()
     return render(
         request,
