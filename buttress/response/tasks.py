@@ -9,13 +9,16 @@ from django.tasks import task
 from buttress.desk import mail
 from buttress.desk.models import MailThread
 from buttress.lib.timeutil import now
+from buttress.notify.models import RequesterEvent
+from buttress.notify.services import sending
 from buttress.response.models import StatusUpdate
 
 
 @task()
 def send_status_update(update_id: int) -> bool:
     """Mail a customer-facing status update to the ticket's requester, in the ticket's thread,
-    once; False for an internal update, one already mailed or nobody to mail."""
+    once (and to the Apprise targets they added on the portal); False for an internal update,
+    one already mailed or nobody to mail."""
     if not getattr(settings, "DESK_MAIL_REQUESTERS", True):
         return False
     with transaction.atomic():
@@ -39,4 +42,8 @@ def send_status_update(update_id: int) -> bool:
             ticket, mail.thread_message_id(ticket, f"status-update-{update.pk}"), outbound=True
         )
         message.send()
+        assert ticket.requester is not None  # thread_message mails only a requester
+        sending.notify_requester_targets(
+            ticket.requester, ticket, message, RequesterEvent.AGENT_REPLIED
+        )
     return True

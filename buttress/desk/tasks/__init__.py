@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.tasks import task
 
 from buttress.desk import mail
@@ -20,9 +19,6 @@ from buttress.desk.models import (
 from buttress.notify.models import RequesterEvent, RequesterPreference
 from buttress.notify.services import sending
 from buttress.tenancy.models import Contact
-
-# A chat message carries the mail's text up to this many characters.
-CHAT_TEXT_LIMIT = 4000
 
 
 @task()
@@ -42,18 +38,8 @@ def send_survey(ticket_id: int, round: int) -> bool:
     message = mail.survey_message(ticket, requester)
     MailThread.objects.remember(ticket, message.extra_headers["Message-ID"], outbound=True)
     message.send()
-    _push(requester, ticket, message, RequesterEvent.RESOLVED)
+    sending.notify_requester_targets(requester, ticket, message, RequesterEvent.RESOLVED)
     return True
-
-
-def _push(requester: Contact, ticket: Ticket, message: EmailMessage, event: str) -> None:
-    """The same message to the Apprise targets the requester added on the portal."""
-    body = str(message.body)
-    if len(body) > CHAT_TEXT_LIMIT:
-        body = body[: CHAT_TEXT_LIMIT - 1] + "…"
-    sending.notify_requester_channels(
-        requester.pk, ticket=ticket, subject=str(message.subject), body=body, event=event
-    )
 
 
 def _mail_requesters() -> bool:
@@ -78,7 +64,7 @@ def send_acknowledgement(ticket_id: int) -> bool:
         return False
     MailThread.objects.remember(ticket, mail.thread_id(ticket), outbound=True)
     message.send()
-    _push(ticket.requester, ticket, message, RequesterEvent.RECEIVED)
+    sending.notify_requester_targets(ticket.requester, ticket, message, RequesterEvent.RECEIVED)
     return True
 
 
@@ -96,7 +82,7 @@ def send_reply(reply_id: int) -> bool:
         return False
     MailThread.objects.remember(reply.ticket, mail.reply_message_id(reply), outbound=True)
     message.send()
-    _push(requester, reply.ticket, message, RequesterEvent.AGENT_REPLIED)
+    sending.notify_requester_targets(requester, reply.ticket, message, RequesterEvent.AGENT_REPLIED)
     return True
 
 
@@ -129,7 +115,7 @@ def send_status_change(event_id: int) -> bool:
     message = mail.status_message(ticket, event, requester)
     MailThread.objects.remember(ticket, message.extra_headers["Message-ID"], outbound=True)
     message.send()
-    _push(requester, ticket, message, wanted)
+    sending.notify_requester_targets(requester, ticket, message, wanted)
     return True
 
 

@@ -29,13 +29,18 @@ from buttress.notify.tasks import deliver_notification
 from buttress.scheduler.claims import URGENT_PRIORITY, at_priority, enqueue_with_claim
 
 if TYPE_CHECKING:
+    from django.core.mail import EmailMessage
+
     from buttress.desk.models import Ticket, TicketEvent
+    from buttress.tenancy.models import Contact
 
 logger = logging.getLogger(__name__)
 
 # How long a claimed attempt may take before the scheduler tries again.
 LEASE = timedelta(minutes=2)
 MAX_SUBJECT = 250
+# A chat message carries a requester's mail text up to this many characters.
+CHAT_TEXT_LIMIT = 4000
 
 
 def after_quiet_hours(at: datetime, start: time, end: time, zone: str) -> datetime:
@@ -154,13 +159,26 @@ def notify_user(
     return created
 
 
+def notify_requester_targets(
+    requester: Contact, ticket: Ticket, message: EmailMessage, event: str
+) -> list[Notification]:
+    """Hand the mail a requester was just sent about ``ticket`` to the Apprise targets they
+    added on the portal too (the contact methods of the active accounts linked to the contact):
+    its subject, and its text up to ``CHAT_TEXT_LIMIT`` characters; logged and retried like
+    every notification. The caller has checked that the requester wants ``event``."""
+    body = str(message.body)
+    if len(body) > CHAT_TEXT_LIMIT:
+        body = body[: CHAT_TEXT_LIMIT - 1] + "…"
+    return notify_requester_channels(
+        requester.pk, ticket=ticket, subject=str(message.subject), body=body, event=event
+    )
+
+
 def notify_requester_channels(
     contact_id: int, *, ticket: Ticket, subject: str, body: str, event: str
 ) -> list[Notification]:
-    """Hand a requester's ticket message to the Apprise targets they added on the portal (the
-    contact methods of the active accounts linked to the contact), besides the mail the desk
-    sends them; logged and retried like every notification. The caller has checked that the
-    requester wants ``event``."""
+    """Hand a requester's ticket message to the Apprise targets they added on the portal,
+    besides the mail the desk sends them (see :func:`notify_requester_targets`)."""
     methods = ContactMethod.objects.filter(
         user__contact_id=contact_id, user__is_active=True, kind=MethodKind.APPRISE
     ).select_related("user")

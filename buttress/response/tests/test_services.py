@@ -148,6 +148,29 @@ def test_a_status_update_is_mailed_once(outage, agent):
     assert len(mail.outbox) == 1
 
 
+def test_a_status_update_also_reaches_the_requesters_chat_targets(outage, agent, org):
+    from buttress.notify.models import ContactMethod, Notification
+
+    customer = UserFactory.create(
+        role=Role.END_USER, organization=org, email="robin.portal@acme.example"
+    )
+    customer.contact = outage.requester
+    customer.save()
+    target = ContactMethod.objects.create(
+        user=customer, kind="apprise", label="ntfy", target_sealed="x", target_hint="ntfy://t"
+    )
+    update = services.post_status_update(
+        outage, body="We found the cause.", visibility="customer", phase="identified", actor=agent
+    )
+
+    assert send_status_update.call(update.pk) is True
+
+    [pushed] = Notification.objects.filter(method=target)
+    assert pushed.ticket == outage
+    assert pushed.event == "agent_replied"
+    assert "We found the cause." in pushed.body
+
+
 def test_an_internal_update_is_not_mailed_and_its_log_entry_is_internal(
     outage, agent, django_capture_on_commit_callbacks
 ):
