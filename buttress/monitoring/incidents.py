@@ -50,13 +50,17 @@ def resolve_choice(organization_id: int) -> bool | None:
     )
 
 
-def resolves_incidents(organization_id: int) -> bool:
-    """Whether a recovery of the organisation's monitors resolves their incidents: its own
-    choice, else the installation's default."""
-    chosen = resolve_choice(organization_id)
+def resolves_with(chosen: bool | None) -> bool:
+    """Whether a recovery resolves its incident under an organisation's choice ``chosen``
+    (None: the installation's default)."""
     if chosen is None:
         return bool(getattr(settings, "MONITORING_RESOLVE_INCIDENTS", True))
     return chosen
+
+
+def resolves_incidents(organization_id: int) -> bool:
+    """Whether a recovery of the organisation's monitors resolves their incidents."""
+    return resolves_with(resolve_choice(organization_id))
 
 
 def system_actor() -> User:

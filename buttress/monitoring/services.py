@@ -459,6 +459,7 @@ def set_private_targets(
 
 
 resolves_incidents = incidents.resolves_incidents
+resolves_with = incidents.resolves_with
 
 
 def resolve_incidents_choice(organization: Organization) -> bool | None:

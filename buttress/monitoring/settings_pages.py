@@ -7,7 +7,6 @@ the settings block for HTMX (errors included) or redirects back to the page.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -38,7 +37,7 @@ def organization_settings(request: HttpRequest, org_id: int) -> HttpResponse:
     form = MonitoringSettingsForm(
         request.POST if write else None,
         initial={"private_targets": current, "resolve_incidents": resolve_choice(resolve)},
-        resolves_by_default=bool(settings.MONITORING_RESOLVE_INCIDENTS),
+        resolves_by_default=services.resolves_with(None),
     )
     saved = ""
     if write and form.is_valid():
@@ -53,7 +52,7 @@ def organization_settings(request: HttpRequest, org_id: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             current, resolve = policy, chosen
-            outcome = "resolves" if services.resolves_incidents(organization.pk) else "keeps"
+            outcome = "resolves" if services.resolves_with(chosen) else "keeps"
             saved = (
                 f"Private targets: {PrivateTargets(policy).label.lower()}. "
                 f"A monitor's recovery {outcome} its incident"
@@ -66,7 +65,7 @@ def organization_settings(request: HttpRequest, org_id: int) -> HttpResponse:
         "organization": organization,
         "form": form,
         "current": PrivateTargets(current).label,
-        "resolving": services.resolves_incidents(organization.pk),
+        "resolving": services.resolves_with(resolve),
         "resolve_chosen": resolve is not None,
         "can_change": can_set_policy(user),
         "saved": saved,

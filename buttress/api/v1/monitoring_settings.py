@@ -45,11 +45,12 @@ class SettingsIn(Schema):
 
 
 def _answer(organization: Organization) -> dict[str, Any]:
+    chosen = services.resolve_incidents_choice(organization)
     return {
         "organization": organization.pk,
         "private_targets": services.private_targets_policy(organization),
-        "resolve_incidents": services.resolve_incidents_choice(organization),
-        "resolves_incidents": services.resolves_incidents(organization.pk),
+        "resolve_incidents": chosen,
+        "resolves_incidents": services.resolves_with(chosen),
     }
 
 
