@@ -331,12 +331,6 @@ class SearchResult:
     capped: bool
 
 
-def more_than_ranked(queryset: TicketQuerySet, text: str, *, include_internal: bool) -> bool:
-    """Whether more tickets match than :func:`search_tickets` ranks (the newest
-    :data:`SEARCH_CANDIDATES`); a walk that stops one past that many, never a full count."""
-    return search(queryset, text, include_internal=include_internal).capped
-
-
 def search_tickets(
     queryset: TicketQuerySet, text: str, *, include_internal: bool
 ) -> TicketQuerySet:
@@ -356,7 +350,7 @@ def search(
     include_internal: bool,
     organizations: Sequence[int] | None = None,
 ) -> SearchResult:
-    """:func:`search_tickets` and :func:`more_than_ranked` from one walk over the matches:
+    """:func:`search_tickets` and whether more match, from one walk over the matches:
     the newest :data:`SEARCH_CANDIDATES` + 1 are found (:func:`_newest_matches`), the extra
     one only telling that there are more.
 

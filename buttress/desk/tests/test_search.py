@@ -235,7 +235,7 @@ def test_only_the_newest_matches_are_ranked_when_more_match(org, agent, monkeypa
 
     # The oldest ticket would rank first (its subject matches) but is past the newest two.
     assert set(found) == {middle, newest}
-    assert search.more_than_ranked(tickets_for(agent), "printer", include_internal=True)
+    assert search.search(tickets_for(agent), "printer", include_internal=True).capped
     assert search.matching(tickets_for(agent), "printer", include_internal=True).count() == 3
     assert oldest not in found
 
@@ -249,7 +249,7 @@ def test_all_matches_are_ranked_up_to_the_limit(org, agent, monkeypatch):
     monkeypatch.setattr(search, "SEARCH_CANDIDATES", 2)
 
     assert _found(agent, "printer") == [first, second]
-    assert not search.more_than_ranked(tickets_for(agent), "printer", include_internal=True)
+    assert not search.search(tickets_for(agent), "printer", include_internal=True).capped
 
 
 def test_the_newest_matches_are_those_the_user_may_see(
